@@ -1,0 +1,183 @@
+"""Settings from the environment and `.env`, read when asked, never at import.
+
+`load_settings(environ=...)` takes any mapping, so tests pass a dict instead of
+patching globals. Variables set in the real environment win over `.env`.
+Errors name the variable and its value, except for secrets.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal, TypeVar
+
+from dotenv import dotenv_values
+
+from .db.target import (
+    DatabaseTarget,
+    PostgresTarget,
+{%- if cookiecutter.database != "postgresql" %}
+    SqliteTarget,
+    default_sqlite_path,
+{%- endif %}
+    parse_database_url,
+{%- if cookiecutter.database != "sqlite" %}
+    postgres_target_from_parts,
+{%- endif %}
+)
+from .errors import ConfigError
+
+_Choice = TypeVar("_Choice", bound=str)
+
+AppEnv = Literal["development", "test", "production"]
+LogFormat = Literal["text", "json"]
+APP_ENVS: Final[tuple[AppEnv, ...]] = ("development", "test", "production")
+LOG_FORMATS: Final[tuple[LogFormat, ...]] = ("text", "json")
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+SERVICE_SLUG: Final = "{{ cookiecutter.service_slug }}"
+DEFAULT_DB_NAME: Final = "{{ cookiecutter.package_name }}"
+DB_PART_VARIABLES: Final = ("DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME")
+
+# Credentials that must never reach production: the PostgreSQL image defaults
+# and the placeholders of .env.example.
+WEAK_PASSWORDS: Final = frozenset({"", "postgres", "password", "changeme", "change-me", "secret"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_env: AppEnv
+    auto_migrate: bool
+    database: DatabaseTarget
+    pool_min: int
+    pool_max: int
+    connect_timeout: float
+    migration_lock_timeout: float
+    log_level: str
+    log_format: LogFormat
+    host: str
+    port: int
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    env_file: str | Path | None = ".env",
+) -> Settings:
+    """Read settings; `environ` defaults to the process environment."""
+    env = read_environment(os.environ if environ is None else environ, env_file)
+    app_env = _choice(env, "APP_ENV", APP_ENVS, "development")
+    settings = Settings(
+        app_env=app_env,
+        auto_migrate=_bool(env, "AUTO_MIGRATE", default=True),
+        database=_database(env),
+        pool_min=_int(env, "DB_POOL_MIN", 2, minimum=0),
+        pool_max=_int(env, "DB_POOL_MAX", 10, minimum=1),
+        connect_timeout=_float(env, "DB_CONNECT_TIMEOUT", 30.0),
+        migration_lock_timeout=_float(env, "MIGRATION_LOCK_TIMEOUT", 300.0),
+        log_level=_choice(env, "LOG_LEVEL", LOG_LEVELS, "INFO", upper=True),
+        log_format=_choice(
+            env, "LOG_FORMAT", LOG_FORMATS, "json" if app_env == "production" else "text"
+        ),
+        host=env.get("HOST") or "127.0.0.1",
+        port=_int(env, "PORT", 8000, minimum=1),
+    )
+    if settings.pool_min > settings.pool_max:
+        raise ConfigError(
+            f"DB_POOL_MIN ({settings.pool_min}) is greater than DB_POOL_MAX ({settings.pool_max})"
+        )
+    if settings.is_production:
+        _refuse_default_credentials(settings.database)
+    return settings
+
+
+def read_environment(environ: Mapping[str, str], env_file: str | Path | None) -> dict[str, str]:
+    """`.env` values overlaid by the environment; empty `.env` entries are dropped."""
+    values: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(environ)
+    return values
+
+
+def _database(env: Mapping[str, str]) -> DatabaseTarget:
+    url = env.get("DATABASE_URL", "").strip()
+    if url:
+        return parse_database_url(url)
+{%- if cookiecutter.database == "postgresql+sqlite" %}
+    # Without DATABASE_URL, the DB_* variables choose PostgreSQL; with none of
+    # them either, development runs on an embedded SQLite file.
+    if any(env.get(name) for name in DB_PART_VARIABLES):
+        return postgres_target_from_parts(env, DEFAULT_DB_NAME)
+    return SqliteTarget(path=default_sqlite_path(SERVICE_SLUG))
+{%- elif cookiecutter.database == "postgresql" %}
+    return postgres_target_from_parts(env, DEFAULT_DB_NAME)
+{%- else %}
+    return SqliteTarget(path=default_sqlite_path(SERVICE_SLUG))
+{%- endif %}
+
+
+def _refuse_default_credentials(target: DatabaseTarget) -> None:
+    if not isinstance(target, PostgresTarget):
+        return
+    if target.password.lower() in WEAK_PASSWORDS:
+        raise ConfigError(
+            f"refusing to start in production with a default or empty PostgreSQL password "
+            f"for user {target.user!r} (set DATABASE_URL or DB_PASSWORD to a real secret)"
+        )
+
+
+def _bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} has value {env[name]!r}: not a valid boolean (use true or false)")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.lstrip("-").isdigit() or int(raw) < minimum:
+        raise ConfigError(f"{name} has value {raw!r}: expected a whole number >= {minimum}")
+    return int(raw)
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise ConfigError(f"{name} has value {raw!r}: expected a number of seconds >= 0")
+    return value
+
+
+def _choice(
+    env: Mapping[str, str],
+    name: str,
+    choices: tuple[_Choice, ...],
+    default: _Choice,
+    *,
+    upper: bool = False,
+) -> _Choice:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    wanted = raw.upper() if upper else raw.lower()
+    for choice in choices:
+        if choice == wanted:
+            return choice
+    raise ConfigError(f"{name} has value {raw!r}: expected one of {', '.join(choices)}")

@@ -1,0 +1,1 @@
+"""Database access: targets, sessions, the migration runner and seeds."""

@@ -1,0 +1,93 @@
+"""The bookkeeping table: which migrations are applied, in which batch, when.
+
+yoyo has no batches and records a migration on a separate connection after
+running it, so the runner keeps its own table. Each row is written in the same
+transaction as the migration it records: both commit, or neither does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from .session import MissingTable, Session, as_datetime
+
+TABLE: Final = "schema_migrations"
+
+CREATE_TABLE: Final = {
+    "postgresql": f"""
+        CREATE TABLE IF NOT EXISTS {TABLE} (
+            id TEXT PRIMARY KEY,
+            checksum TEXT NOT NULL,
+            batch INTEGER NOT NULL,
+            applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            duration_ms INTEGER NOT NULL
+        )""",
+    "sqlite": f"""
+        CREATE TABLE IF NOT EXISTS {TABLE} (
+            id TEXT NOT NULL PRIMARY KEY,
+            checksum TEXT NOT NULL,
+            batch INTEGER NOT NULL,
+            applied_at TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            duration_ms INTEGER NOT NULL
+        )""",
+}
+
+
+@dataclass(frozen=True)
+class AppliedMigration:
+    name: str
+    batch: int
+    applied_at: datetime
+    checksum: str
+    duration_ms: int
+
+
+def ensure_table(session: Session) -> None:
+    session.execute(CREATE_TABLE[session.dialect])
+
+
+def applied_ids(session: Session) -> set[str]:
+    """Ids of applied migrations; one cheap query, and no table means none."""
+    try:
+        return {row[0] for row in session.execute(f"SELECT id FROM {TABLE}")}  # noqa: S608
+    except MissingTable:
+        return set()
+
+
+def applied_migrations(session: Session) -> list[AppliedMigration]:
+    """Applied migrations in the order they were applied."""
+    try:
+        rows = session.execute(
+            f"SELECT id, batch, applied_at, checksum, duration_ms FROM {TABLE} ORDER BY batch, id"  # noqa: S608
+        )
+    except MissingTable:
+        return []
+    return [
+        AppliedMigration(
+            name=row[0],
+            batch=row[1],
+            applied_at=as_datetime(row[2]),
+            checksum=row[3],
+            duration_ms=row[4],
+        )
+        for row in rows
+    ]
+
+
+def last_batch(session: Session) -> int:
+    """The highest batch number, 0 when nothing is applied."""
+    rows = session.execute(f"SELECT coalesce(max(batch), 0) FROM {TABLE}")  # noqa: S608
+    return int(rows[0][0])
+
+
+def record(session: Session, name: str, *, checksum: str, batch: int, duration_ms: int) -> None:
+    session.execute(
+        f"INSERT INTO {TABLE} (id, checksum, batch, duration_ms) VALUES (%s, %s, %s, %s)",  # noqa: S608
+        (name, checksum, batch, duration_ms),
+    )
+
+
+def forget(session: Session, name: str) -> None:
+    session.execute(f"DELETE FROM {TABLE} WHERE id = %s", (name,))  # noqa: S608

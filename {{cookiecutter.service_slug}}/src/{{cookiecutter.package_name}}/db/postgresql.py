@@ -1,0 +1,173 @@
+"""PostgreSQL through psycopg 3: sessions, the app's pool, the migration lock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Literal
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.conninfo import make_conninfo
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ..errors import DatabaseUnavailableError, MigrationLockTimeoutError
+from .session import MissingTable, Row, UniqueViolation
+from .target import PostgresTarget
+
+if TYPE_CHECKING:
+    from yoyo.backends.base import DatabaseBackend
+
+Connection = psycopg.Connection[Row]
+
+# SQLSTATEs worth waiting out at startup: the server is still starting or
+# shutting down. Anything else the server answers (a wrong password, a missing
+# database) will not fix itself, so it fails at once.
+TRANSIENT_SQLSTATES = frozenset({"57P03", "57P01", "53300"})
+
+# One advisory lock per database and schema: replicas migrating the same schema
+# queue up, while tenants in different schemas never block each other. A
+# session-level advisory lock is released by the server when the session ends,
+# so a killed process cannot leave it behind (unlike a lock row).
+LOCK_KEY_SQL = "hashtextextended('migrations:' || coalesce(current_schema(), ''), 0)"
+
+
+class PostgresSession:
+    """A session on one autocommit psycopg connection."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    @property
+    def dialect(self) -> Literal["postgresql"]:
+        return "postgresql"
+
+    @property
+    def connection(self) -> Connection:
+        return self._connection
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        try:
+            cursor = self._connection.execute(sql, params or None)
+        except pg_errors.UniqueViolation as error:
+            raise UniqueViolation(str(error)) from error
+        except pg_errors.UndefinedTable as error:
+            raise MissingTable(str(error)) from error
+        return cursor.fetchall() if cursor.description else []
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._connection.transaction():
+            yield
+
+    @contextmanager
+    def migration_lock(self, timeout: float) -> Iterator[None]:
+        if timeout > 0:
+            # lock_timeout bounds the wait for the advisory lock; it is reset
+            # at once so that it never applies to the migrations themselves.
+            self._connection.execute(
+                "SELECT set_config('lock_timeout', %s, false)", (f"{int(timeout * 1000)}ms",)
+            )
+            try:
+                self._connection.execute(f"SELECT pg_advisory_lock({LOCK_KEY_SQL})")
+            except pg_errors.LockNotAvailable:
+                raise MigrationLockTimeoutError(
+                    f"another process held the migration lock for more than {timeout:g} s "
+                    "(MIGRATION_LOCK_TIMEOUT); it is released when that process ends"
+                ) from None
+            finally:
+                self._connection.execute("RESET lock_timeout")
+        else:
+            row = self._connection.execute(f"SELECT pg_try_advisory_lock({LOCK_KEY_SQL})").fetchone()
+            if not row or not row[0]:
+                raise MigrationLockTimeoutError("another process holds the migration lock")
+        try:
+            yield
+        finally:
+            if not self._connection.closed:
+                self._connection.execute(f"SELECT pg_advisory_unlock({LOCK_KEY_SQL})")
+
+    def migration_backend(self) -> DatabaseBackend:
+        from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
+        from yoyo.connections import parse_uri
+
+        connection = self._connection
+
+        class AdoptedConnectionBackend(PostgresqlPsycopgBackend):  # type: ignore[misc]
+            # yoyo opens a connection of its own per backend (and probes the
+            # server each time); reusing ours keeps a migration and its
+            # bookkeeping row in one transaction.
+            def connect(self, dburi: Any) -> Connection:
+                return connection
+
+        backend: DatabaseBackend = AdoptedConnectionBackend(
+            parse_uri("postgresql+psycopg://"), "_yoyo_migration"
+        )
+        return backend
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def connect(target: PostgresTarget, *, wait: float = 0.0) -> Connection:
+    """An autocommit connection, retrying transient failures for `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            timeout = max(2, min(10, int(remaining)))
+            conninfo = make_conninfo("", **target.connect_kwargs(), connect_timeout=timeout)
+            connection: Connection = psycopg.connect(conninfo, autocommit=True)
+        except psycopg.OperationalError as error:
+            transient = error.sqlstate is None or error.sqlstate in TRANSIENT_SQLSTATES
+            if not transient or time.monotonic() + 0.5 > deadline:
+                raise DatabaseUnavailableError(
+                    f"cannot connect to {target.describe()}"
+                    f"{f' within {wait:g} s' if transient and wait else ''}: "
+                    f"{_reason(error, target)}"
+                ) from None
+            time.sleep(0.5)
+        else:
+            return connection
+
+
+def open_postgres_session(target: PostgresTarget, *, wait: float = 0.0) -> PostgresSession:
+    return PostgresSession(connect(target, wait=wait))
+
+
+class PostgresSessionPool:
+    """The web app's pool; its connections are autocommit, like every session's."""
+
+    def __init__(self, target: PostgresTarget, *, min_size: int, max_size: int) -> None:
+        self._target = target
+        self._pool: ConnectionPool[Connection] = ConnectionPool(
+            kwargs={**target.connect_kwargs(), "autocommit": True},
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            name="{{ cookiecutter.service_slug }}",
+        )
+
+    def open(self, *, wait: float) -> None:
+        try:
+            self._pool.open(wait=True, timeout=max(wait, 1.0))
+        except PoolTimeout:
+            raise DatabaseUnavailableError(
+                f"cannot fill the connection pool for {self._target.describe()} within {max(wait, 1.0):g} s"
+            ) from None
+
+    def close(self) -> None:
+        self._pool.close()
+
+    @contextmanager
+    def session(self) -> Iterator[PostgresSession]:
+        with self._pool.connection() as connection:
+            yield PostgresSession(connection)
+
+
+def _reason(error: psycopg.Error, target: PostgresTarget) -> str:
+    """libpq's last message line, with the password scrubbed should it appear."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    reason = lines[-1] if lines else type(error).__name__
+    return reason.replace(target.password, "***") if target.password else reason

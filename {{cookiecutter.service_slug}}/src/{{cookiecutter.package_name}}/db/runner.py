@@ -1,0 +1,213 @@
+"""The migration runner: migrate, roll back the last batch, report status.
+
+Built on yoyo's Python API (yoyo parses the files and runs their steps), with
+three things yoyo does not give us:
+
+- batches: everything one `run_migrations` applied is one batch, and
+  `rollback_migrations` undoes exactly the last one;
+- a lock that dies with its holder (see `Session.migration_lock`) instead of
+  yoyo's lock row, which a killed process leaves behind;
+- bookkeeping in the migration's own transaction, and a no-op check that reads
+  one table and one directory, parsing no SQL file unless it must run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import MigrationError
+from . import history
+from .session import Session
+from .sources import MigrationSource
+
+if TYPE_CHECKING:
+    from yoyo.backends.base import DatabaseBackend
+
+DEFAULT_LOCK_TIMEOUT = 300.0
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    applied: list[str]
+    batch: int | None
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    rolled_back: list[str]
+    batches: list[int]
+
+
+@dataclass(frozen=True)
+class CompletedMigration:
+    name: str
+    batch: int
+    applied_at: datetime
+
+
+@dataclass(frozen=True)
+class MigrationStatus:
+    pending: list[str]
+    completed: list[CompletedMigration]
+
+    @property
+    def is_up_to_date(self) -> bool:
+        return not self.pending
+
+
+def pending_migrations(session: Session, source: MigrationSource | None = None) -> list[str]:
+    """The fast no-op check: ids not yet applied, in order; parses no file."""
+    source = source or MigrationSource.for_dialect(session.dialect)
+    applied = history.applied_ids(session)
+    return [name for name in source.migration_ids() if name not in applied]
+
+
+def get_migration_status(session: Session, source: MigrationSource | None = None) -> MigrationStatus:
+    source = source or MigrationSource.for_dialect(session.dialect)
+    applied = history.applied_migrations(session)
+    done = {migration.name for migration in applied}
+    return MigrationStatus(
+        pending=[name for name in source.migration_ids() if name not in done],
+        completed=[CompletedMigration(m.name, m.batch, m.applied_at) for m in applied],
+    )
+
+
+def run_migrations(
+    session: Session,
+    source: MigrationSource | None = None,
+    *,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+) -> MigrationResult:
+    """Apply every pending migration as one new batch; each in its own transaction."""
+    source = source or MigrationSource.for_dialect(session.dialect)
+    if not pending_migrations(session, source):
+        return MigrationResult(applied=[], batch=None)
+    with session.migration_lock(lock_timeout):
+        # Another process may have migrated while we waited for the lock.
+        history.ensure_table(session)
+        pending = pending_migrations(session, source)
+        if not pending:
+            return MigrationResult(applied=[], batch=None)
+        batch = history.last_batch(session) + 1
+        backend = session.migration_backend()
+        for name in pending:
+            _apply(session, backend, source, name, batch)
+        return MigrationResult(applied=pending, batch=batch)
+
+
+def rollback_migrations(
+    session: Session,
+    source: MigrationSource | None = None,
+    *,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    all_batches: bool = False,
+) -> RollbackResult:
+    """Undo the last batch (or every batch), newest migration first."""
+    source = source or MigrationSource.for_dialect(session.dialect)
+    rolled_back: list[str] = []
+    batches: list[int] = []
+    with session.migration_lock(lock_timeout):
+        while True:
+            applied = history.applied_migrations(session)
+            if not applied:
+                break
+            batch = applied[-1].batch
+            names = sorted((m.name for m in applied if m.batch == batch), reverse=True)
+            _check_rollback_files(source, names)
+            backend = session.migration_backend()
+            for name in names:
+                _roll_back(session, backend, source, name, batch)
+            rolled_back.extend(names)
+            batches.append(batch)
+            if not all_batches:
+                break
+    return RollbackResult(rolled_back=rolled_back, batches=batches)
+
+
+def _apply(
+    session: Session, backend: DatabaseBackend, source: MigrationSource, name: str, batch: int
+) -> None:
+    path = source.path(name)
+    log.info("Applying migration %s (batch %d)", name, batch)
+    started = time.perf_counter()
+    try:
+        migration = source.load(name)
+        checksum = source.checksum(name)
+        if migration.use_transactions:
+            with backend.transaction():
+                migration.process_steps(backend, "apply")
+                history.record(
+                    session, name, checksum=checksum, batch=batch, duration_ms=_ms_since(started)
+                )
+        else:
+            # `-- transactional: false` (e.g. CREATE INDEX CONCURRENTLY) cannot
+            # run in a transaction, so its record is committed right after it.
+            migration.process_steps(backend, "apply")
+            with session.transaction():
+                history.record(
+                    session, name, checksum=checksum, batch=batch, duration_ms=_ms_since(started)
+                )
+    except backend.DatabaseError as error:
+        raise MigrationError(
+            f"migration {_shown(path)} failed and was not applied: {_first_line(error)}"
+        ) from error
+    log.info("Applied migration %s in %d ms", name, _ms_since(started))
+
+
+def _roll_back(
+    session: Session, backend: DatabaseBackend, source: MigrationSource, name: str, batch: int
+) -> None:
+    path = source.path(name)
+    log.info("Rolling back migration %s (batch %d)", name, batch)
+    started = time.perf_counter()
+    try:
+        migration = source.load(name)
+        with backend.transaction():
+            migration.process_steps(backend, "rollback")
+            history.forget(session, name)
+    except backend.DatabaseError as error:
+        raise MigrationError(
+            f"rollback of {_shown(path)} failed and changed nothing: {_first_line(error)}"
+        ) from error
+    log.info("Rolled back migration %s in %d ms", name, _ms_since(started))
+
+
+def _check_rollback_files(source: MigrationSource, names: list[str]) -> None:
+    """Refuse before touching anything: yoyo would treat a missing file as a no-op."""
+    for name in names:
+        try:
+            rollback = source.rollback_path(name)
+        except MigrationError:
+            raise MigrationError(
+                f"cannot roll back {name}: its migration file is missing from {source.directory}; "
+                "nothing was rolled back"
+            ) from None
+        if rollback is not None and not rollback.is_file():
+            raise MigrationError(
+                f"cannot roll back {name}: rollback file {_shown(rollback)} is missing; "
+                "nothing was rolled back"
+            )
+
+
+def _ms_since(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _shown(path: Path) -> str:
+    """The path relative to the working directory when it is below it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

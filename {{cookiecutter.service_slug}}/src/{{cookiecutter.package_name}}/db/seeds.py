@@ -1,0 +1,66 @@
+"""Seeds: Python modules in the package's `seeds/` folder, run in file order.
+
+Each seed defines `run(session)` and must be safe to run twice. Seeds fill a
+development or test database; they refuse to run in production.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import cast
+
+from ..errors import ServiceError
+from .session import Session
+
+PACKAGE = __name__.split(".", 1)[0]
+
+log = logging.getLogger(__name__)
+
+SeedFunction = Callable[[Session], None]
+
+
+class SeedError(ServiceError):
+    """A seed could not be loaded or failed."""
+
+
+def seeds_directory() -> Path:
+    return Path(str(resources.files(PACKAGE).joinpath("seeds")))
+
+
+def seed_names(directory: Path | None = None) -> list[str]:
+    directory = directory or seeds_directory()
+    return sorted(
+        entry.stem
+        for entry in directory.iterdir()
+        if entry.suffix == ".py" and not entry.name.startswith("_")
+    )
+
+
+def run_seeds(session: Session, *, production: bool) -> list[str]:
+    """Run every seed, each in its own transaction; return their names."""
+    if production:
+        raise SeedError("seeds fill development and test databases; refusing to run with APP_ENV=production")
+    names = seed_names()
+    for name in names:
+        seed = _load(name)
+        log.info("Running seed %s", name)
+        try:
+            with session.transaction():
+                seed(session)
+        except ServiceError:
+            raise
+        except Exception as error:
+            raise SeedError(f"seed {name} failed: {error}") from error
+    return names
+
+
+def _load(name: str) -> SeedFunction:
+    module = importlib.import_module(f"{PACKAGE}.seeds.{name}")
+    run = getattr(module, "run", None)
+    if not callable(run):
+        raise SeedError(f"seed {name} has no run(session) function")
+    return cast(SeedFunction, run)

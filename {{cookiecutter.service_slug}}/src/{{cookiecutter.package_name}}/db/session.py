@@ -1,0 +1,127 @@
+"""One open database connection, with the same interface on every dialect.
+
+The migration runner, the seeds and the users repository speak to a `Session`
+only, so they run unchanged on PostgreSQL and SQLite. SQL is written with
+`%s` placeholders; the SQLite session translates them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..errors import ConfigError
+from .target import (
+    DatabaseTarget,
+    Dialect,
+{%- if cookiecutter.database != "sqlite" %}
+    PostgresTarget,
+{%- endif %}
+{%- if cookiecutter.database != "postgresql" %}
+    SqliteTarget,
+{%- endif %}
+)
+
+if TYPE_CHECKING:
+    from yoyo.backends.base import DatabaseBackend
+
+Row = tuple[Any, ...]
+
+
+class UniqueViolation(Exception):  # noqa: N818 - named after the SQL condition
+    """An INSERT or UPDATE broke a unique index; raised by every dialect alike."""
+
+
+class MissingTable(Exception):  # noqa: N818 - named after the SQL condition
+    """A query named a table that does not exist (yet)."""
+
+
+class Session(Protocol):
+    """What every dialect's session offers."""
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        """Run one statement; return its rows (empty when it returns none)."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Commit the block's statements together, or none of them."""
+        ...
+
+    def migration_lock(self, timeout: float) -> AbstractContextManager[None]:
+        """Hold the lock that serializes migrations; it dies with this process."""
+        ...
+
+    def migration_backend(self) -> DatabaseBackend:
+        """A yoyo backend running on this same connection (for atomic bookkeeping)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def open_session(target: DatabaseTarget, *, wait: float = 0.0) -> Session:
+    """Connect to `target`, retrying for up to `wait` seconds while it is not up."""
+{%- if cookiecutter.database != "postgresql" %}
+    if isinstance(target, SqliteTarget):
+        from .sqlite import open_sqlite_session
+
+        return open_sqlite_session(target)
+{%- endif %}
+{%- if cookiecutter.database != "sqlite" %}
+    if isinstance(target, PostgresTarget):
+        from .postgresql import open_postgres_session
+
+        return open_postgres_session(target, wait=wait)
+{%- endif %}
+    raise ConfigError(f"this service was not generated for {target.dialect} ({target.describe()})")
+
+
+class SessionPool(Protocol):
+    """Where the web app gets a session per request."""
+
+    def open(self, *, wait: float) -> None: ...
+
+    def close(self) -> None: ...
+
+    def session(self) -> AbstractContextManager[Session]: ...
+
+
+def open_session_pool(target: DatabaseTarget, *, min_size: int, max_size: int) -> SessionPool:
+    """A pool for PostgreSQL; for SQLite, a fresh connection per session (it is cheap)."""
+{%- if cookiecutter.database != "postgresql" %}
+    if isinstance(target, SqliteTarget):
+        from .sqlite import SqliteSessionPool
+
+        return SqliteSessionPool(target)
+{%- endif %}
+{%- if cookiecutter.database != "sqlite" %}
+    if isinstance(target, PostgresTarget):
+        from .postgresql import PostgresSessionPool
+
+        return PostgresSessionPool(target, min_size=min_size, max_size=max_size)
+{%- endif %}
+    raise ConfigError(f"this service was not generated for {target.dialect} ({target.describe()})")
+
+
+@contextmanager
+def session_scope(target: DatabaseTarget, *, wait: float = 0.0) -> Iterator[Session]:
+    """A session closed when the block ends."""
+    session = open_session(target, wait=wait)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def as_datetime(value: object) -> datetime:
+    """A timezone-aware UTC datetime from a driver value (SQLite stores ISO text)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str):
+        parsed = datetime.fromisoformat(value)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise TypeError(f"expected a timestamp, got {type(value).__name__}")

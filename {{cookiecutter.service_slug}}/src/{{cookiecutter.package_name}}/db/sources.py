@@ -1,0 +1,90 @@
+"""Migration files: where they are, which exist, and what each contains.
+
+Migrations ship inside the package (`migrations/<dialect>/`), found through
+importlib.resources, so an installed wheel or a container finds them too.
+A migration's id is its file name without extension; files apply in id order.
+Listing ids reads only the directory: no file is parsed until it must run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import MigrationError
+from .target import Dialect
+
+if TYPE_CHECKING:
+    from yoyo.migrations import Migration
+
+PACKAGE = __name__.split(".", 1)[0]
+MIGRATION_SUFFIXES = (".sql", ".py")
+ROLLBACK_SUFFIX = ".rollback.sql"
+
+
+@dataclass(frozen=True)
+class MigrationSource:
+    """A directory of yoyo migration files."""
+
+    directory: Path
+
+    @classmethod
+    def for_dialect(cls, dialect: Dialect) -> MigrationSource:
+        """The migrations shipped in this package for `dialect`."""
+        directory = Path(str(resources.files(PACKAGE).joinpath("migrations", dialect)))
+        if not directory.is_dir():
+            raise MigrationError(
+                f"migrations folder {directory} is missing from the installed package "
+                f"{PACKAGE!r}; reinstall it, or check that the build includes migrations/{dialect}"
+            )
+        return cls(directory)
+
+    def migration_ids(self) -> list[str]:
+        """Every migration id, in the order they apply."""
+        ids: dict[str, str] = {}
+        for entry in self.directory.iterdir():
+            name = entry.name
+            if name.endswith(ROLLBACK_SUFFIX) or not name.endswith(MIGRATION_SUFFIXES):
+                continue
+            if name.startswith(("_", ".")):
+                continue
+            migration_id = name.rsplit(".", 1)[0]
+            if migration_id in ids:
+                raise MigrationError(
+                    f"two migrations have the id {migration_id!r}: {ids[migration_id]} and {name} "
+                    f"in {self.directory}; rename one of them"
+                )
+            ids[migration_id] = name
+        return sorted(ids)
+
+    def path(self, migration_id: str) -> Path:
+        for suffix in MIGRATION_SUFFIXES:
+            candidate = self.directory / f"{migration_id}{suffix}"
+            if candidate.is_file():
+                return candidate
+        raise MigrationError(f"migration {migration_id!r} has no file in {self.directory}")
+
+    def rollback_path(self, migration_id: str) -> Path | None:
+        """The SQL rollback file, or None for a Python migration (it holds its own)."""
+        forward = self.path(migration_id)
+        return forward.with_name(f"{migration_id}{ROLLBACK_SUFFIX}") if forward.suffix == ".sql" else None
+
+    def checksum(self, migration_id: str) -> str:
+        """SHA-256 of the migration's content and of its rollback file, if any."""
+        digest = hashlib.sha256(self.path(migration_id).read_bytes())
+        rollback = self.rollback_path(migration_id)
+        if rollback is not None and rollback.is_file():
+            digest.update(b"\0rollback\0")
+            digest.update(rollback.read_bytes())
+        return digest.hexdigest()
+
+    def load(self, migration_id: str) -> Migration:
+        """The parsed yoyo migration (this is where sqlparse runs, once per file)."""
+        from yoyo.migrations import Migration
+
+        migration = Migration(migration_id, str(self.path(migration_id)), str(self.directory))
+        migration.load()
+        return migration

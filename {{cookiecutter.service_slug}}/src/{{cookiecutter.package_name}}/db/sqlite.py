@@ -1,0 +1,159 @@
+"""SQLite through the standard library: sessions and the migration lock."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..errors import DatabaseUnavailableError, MigrationLockTimeoutError
+from .session import MissingTable, Row, UniqueViolation
+from .target import SqliteTarget
+
+if TYPE_CHECKING:
+    from yoyo.backends.base import DatabaseBackend
+
+BUSY_TIMEOUT_SECONDS = 5.0
+LOCK_POLL_SECONDS = 0.05
+
+
+class SqliteSession:
+    """A session on one sqlite3 connection in autocommit mode."""
+
+    def __init__(self, connection: sqlite3.Connection, target: SqliteTarget) -> None:
+        self._connection = connection
+        self._target = target
+
+    @property
+    def dialect(self) -> Literal["sqlite"]:
+        return "sqlite"
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        try:
+            cursor = self._connection.execute(sql.replace("%s", "?"), [_adapt(p) for p in params])
+        except sqlite3.IntegrityError as error:
+            if "UNIQUE constraint failed" in str(error):
+                raise UniqueViolation(str(error)) from error
+            raise
+        except sqlite3.OperationalError as error:
+            if str(error).startswith("no such table"):
+                raise MissingTable(str(error)) from error
+            raise
+        return cursor.fetchall()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        # IMMEDIATE takes the write lock up front, so two writers queue on the
+        # busy timeout instead of failing midway with "database is locked".
+        self._connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._connection.execute("ROLLBACK")
+            raise
+        self._connection.execute("COMMIT")
+
+    @contextmanager
+    def migration_lock(self, timeout: float) -> Iterator[None]:
+        if self._target.is_memory:
+            # An in-memory database belongs to this connection alone.
+            yield
+            return
+        # flock() is released by the kernel when the process dies, so a killed
+        # migration never leaves a lock behind (a lock row in the database would).
+        lock_path = Path(f"{self._target.path}.migrate-lock")
+        with lock_path.open("a") as lock_file:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise MigrationLockTimeoutError(
+                            f"another process held the migration lock {lock_path} for more "
+                            f"than {timeout:g} s (MIGRATION_LOCK_TIMEOUT); it is released "
+                            "when that process ends"
+                        ) from None
+                    time.sleep(LOCK_POLL_SECONDS)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+
+    def migration_backend(self) -> DatabaseBackend:
+        from yoyo.backends.core.sqlite3 import SQLiteBackend
+        from yoyo.connections import parse_uri
+
+        connection = self._connection
+
+        class AdoptedConnectionBackend(SQLiteBackend):  # type: ignore[misc]
+            # Reuse this session's connection so that a migration and its
+            # bookkeeping row commit in one transaction.
+            def connect(self, dburi: Any) -> sqlite3.Connection:
+                return connection
+
+        backend: DatabaseBackend = AdoptedConnectionBackend(parse_uri("sqlite:///"), "_yoyo_migration")
+        return backend
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+class SqliteSessionPool:
+    """No pool: opening a SQLite connection costs well under a millisecond."""
+
+    def __init__(self, target: SqliteTarget) -> None:
+        self._target = target
+
+    def open(self, *, wait: float) -> None:
+        """Nothing to wait for: the file is opened per session."""
+
+    def close(self) -> None:
+        """Nothing is held between sessions."""
+
+    @contextmanager
+    def session(self) -> Iterator[SqliteSession]:
+        session = open_sqlite_session(self._target)
+        try:
+            yield session
+        finally:
+            session.close()
+
+
+def open_sqlite_session(target: SqliteTarget) -> SqliteSession:
+    try:
+        if not target.is_memory:
+            Path(target.path).parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(
+            target.path,
+            isolation_level=None,  # autocommit; transactions are explicit
+            timeout=BUSY_TIMEOUT_SECONDS,
+            check_same_thread=False,
+        )
+        connection.execute("PRAGMA foreign_keys = ON")
+        if not target.is_memory and os.access(target.path, os.W_OK):
+            # WAL lets readers go on while a writer (a migration) works.
+            connection.execute("PRAGMA journal_mode = WAL")
+    except (sqlite3.Error, OSError) as error:
+        raise DatabaseUnavailableError(f"cannot open {target.describe()}: {error}") from None
+    return SqliteSession(connection, target)
+
+
+def _adapt(value: object) -> object:
+    """Python values in the form the SQLite schema stores them."""
+    if isinstance(value, datetime):
+        utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, bool):
+        return int(value)
+    return value

@@ -1,0 +1,1 @@
+"""Seed modules, run in file-name order by `make seed-run`."""

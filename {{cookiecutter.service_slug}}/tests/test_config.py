@@ -1,0 +1,142 @@
+"""Settings: defaults, .env files, and errors that name the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package_name }}.config import load_settings
+from {{ cookiecutter.package_name }}.db.target import (
+{%- if cookiecutter.database != "sqlite" %}
+    PostgresTarget,
+{%- endif %}
+{%- if cookiecutter.database != "postgresql" %}
+    SqliteTarget,
+{%- endif %}
+    redact_url,
+)
+from {{ cookiecutter.package_name }}.errors import ConfigError
+
+
+def test_defaults_without_any_variable() -> None:
+    settings = load_settings({}, env_file=None)
+
+    assert settings.app_env == "development"
+    assert settings.auto_migrate is True
+    assert (settings.pool_min, settings.pool_max) == (2, 10)
+    assert settings.log_format == "text"
+{%- if cookiecutter.database == "postgresql" %}
+    assert settings.database == PostgresTarget(
+        host="localhost", port=5432, user="postgres", password="", dbname="{{ cookiecutter.package_name }}"
+    )
+{%- else %}
+    assert settings.database == SqliteTarget(path="data/{{ cookiecutter.service_slug }}.db")
+{%- endif %}
+
+
+def test_environment_wins_over_the_env_file(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("AUTO_MIGRATE=false\nLOG_LEVEL=debug\n")
+
+    settings = load_settings({"LOG_LEVEL": "warning"}, env_file=env_file)
+
+    assert settings.auto_migrate is False
+    assert settings.log_level == "WARNING"
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"AUTO_MIGRATE": "maybe"}, "AUTO_MIGRATE has value 'maybe'"),
+        ({"APP_ENV": "staging"}, "APP_ENV has value 'staging'"),
+        ({"DB_POOL_MAX": "ten"}, "DB_POOL_MAX has value 'ten'"),
+        ({"DB_POOL_MIN": "20", "DB_POOL_MAX": "5"}, "DB_POOL_MIN (20) is greater than DB_POOL_MAX (5)"),
+        ({"DB_CONNECT_TIMEOUT": "-1"}, "DB_CONNECT_TIMEOUT has value '-1'"),
+        ({"DATABASE_URL": "oracle://scott:tiger@db/orcl"}, "unsupported scheme 'oracle'"),
+    ],
+)
+def test_bad_values_name_the_variable(variables: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(variables, env_file=None)
+
+    assert message in str(raised.value)
+    assert "tiger" not in str(raised.value)
+
+
+def test_redact_url_hides_the_password_even_in_a_malformed_url() -> None:
+    assert redact_url("postgresql://app:s3cret@host:port/db") == "postgresql://app:***@host:port/db"
+    assert redact_url("postgresql://app@host/db") == "postgresql://app@host/db"
+{%- if cookiecutter.database != "postgresql" %}
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///data/app.db", "data/app.db"),
+        ("sqlite:////var/lib/app.db", "/var/lib/app.db"),
+        ("./data/app.db", "./data/app.db"),
+        ("sqlite:///:memory:", ":memory:"),
+    ],
+)
+def test_sqlite_urls_and_plain_paths(url: str, path: str) -> None:
+    assert load_settings({"DATABASE_URL": url}, env_file=None).database == SqliteTarget(path=path)
+{%- endif %}
+{%- if cookiecutter.database != "sqlite" %}
+
+
+def test_postgres_url_with_tls_parameters() -> None:
+    settings = load_settings(
+        {"DATABASE_URL": "postgresql://app:pw%40x@db.internal:6543/app?sslmode=verify-full&sslrootcert=/ca.pem"},
+        env_file=None,
+    )
+
+    assert settings.database == PostgresTarget(
+        host="db.internal",
+        port=6543,
+        user="app",
+        password="pw@x",
+        dbname="app",
+        params={"sslmode": "verify-full", "sslrootcert": "/ca.pem"},
+    )
+    assert "pw@x" not in repr(settings)
+
+
+def test_db_variables_build_the_target_when_database_url_is_unset() -> None:
+    settings = load_settings(
+        {
+            "DB_HOST": "db",
+            "DB_PORT": "5433",
+            "DB_USER": "svc",
+            "DB_PASSWORD": "pw",
+            "DB_NAME": "svc",
+            "DB_SSLMODE": "require",
+        },
+        env_file=None,
+    )
+
+    assert settings.database == PostgresTarget(
+        host="db", port=5433, user="svc", password="pw", dbname="svc", params={"sslmode": "require"}
+    )
+
+
+@pytest.mark.parametrize("password", ["", "postgres", "changeme"])
+def test_production_refuses_default_or_empty_credentials(password: str) -> None:
+    with pytest.raises(ConfigError, match="refusing to start in production") as raised:
+        load_settings(
+            {"APP_ENV": "production", "DB_HOST": "db", "DB_USER": "svc", "DB_PASSWORD": password},
+            env_file=None,
+        )
+
+    assert "user 'svc'" in str(raised.value)
+    assert f"'{password}'" not in str(raised.value)
+
+
+def test_production_accepts_a_real_secret() -> None:
+    settings = load_settings(
+        {"APP_ENV": "production", "DATABASE_URL": "postgresql://svc:Zq8-long-random@db/svc"}, env_file=None
+    )
+
+    assert settings.is_production
+    assert settings.log_format == "json"
+{%- endif %}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import os
 import sqlite3
 import time
 import uuid
@@ -13,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import DatabaseUnavailableError, MigrationLockTimeoutError
+from ..errors import DatabaseUnavailableError, MigrationError, MigrationLockTimeoutError
 from .session import MissingTable, Row, UniqueViolation
 from .target import SqliteTarget
 
@@ -84,6 +83,13 @@ class SqliteSession:
                         ) from None
                     time.sleep(LOCK_POLL_SECONDS)
             try:
+                # WAL lets readers go on while a writer (a migration) works. The
+                # mode is stored in the file, so setting it here, where the file
+                # is first written, spares every other connection the pragma.
+                try:
+                    self._connection.execute("PRAGMA journal_mode = WAL")
+                except sqlite3.Error as error:
+                    raise MigrationError(f"cannot migrate {self._target.describe()}: {error}") from None
                 yield
             finally:
                 fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
@@ -139,9 +145,6 @@ def open_sqlite_session(target: SqliteTarget) -> SqliteSession:
             check_same_thread=False,
         )
         connection.execute("PRAGMA foreign_keys = ON")
-        if not target.is_memory and os.access(target.path, os.W_OK):
-            # WAL lets readers go on while a writer (a migration) works.
-            connection.execute("PRAGMA journal_mode = WAL")
     except (sqlite3.Error, OSError) as error:
         raise DatabaseUnavailableError(f"cannot open {target.describe()}: {error}") from None
     return SqliteSession(connection, target)

@@ -1,0 +1,70 @@
+# The template's own interface. On a fresh machine with only Python 3.11+ and
+# make, the first target that needs the environment installs it: Poetry itself
+# (into .tools/ when it is not on PATH), then the dev and service groups into .venv/.
+
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+POETRY_VERSION ?= 2.2.1
+# An absolute path, because `make demo` hands it down to the baked service's own Makefile.
+ifndef POETRY
+POETRY := $(or $(shell command -v poetry 2>/dev/null),$(CURDIR)/.tools/bin/poetry)
+endif
+export POETRY_VIRTUALENVS_IN_PROJECT ?= true
+
+# Poetry reads PyPI's metadata through its JSON API, which some mirrors and
+# caching proxies do not serve. The pypi-mirror plugin makes the Poetry we
+# install read the standard simple index (PEP 503) instead, at the address pip
+# is configured with (PIP_INDEX_URL, pip's config, or pip's default).
+POETRY_PLUGINS := poetry-plugin-pypi-mirror==0.6.5
+ifndef POETRY_PYPI_MIRROR_URL
+POETRY_PYPI_MIRROR_URL := $(or $(PIP_INDEX_URL),$(shell $(PYTHON) -m pip config get global.index-url 2>/dev/null),$(shell $(PYTHON) -c "from pip._internal.models.index import PyPI; print(PyPI.simple_url)" 2>/dev/null))
+endif
+export POETRY_PYPI_MIRROR_URL
+
+ENVIRONMENT := .venv/.installed
+DEMO_DIR := build
+# The slug that cookiecutter.json derives from the default service name.
+DEMO_SLUG := auth-service
+RENDERED_HOOKS := build/rendered-hooks
+
+.PHONY: help install demo test lint bench clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(CURDIR)/.tools/bin/poetry:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet "poetry==$(POETRY_VERSION)" $(POETRY_PLUGINS)
+
+$(ENVIRONMENT): pyproject.toml $(wildcard poetry.lock) | $(POETRY)
+	$(POETRY) install --no-root --with dev,service
+	@touch $@
+
+install: $(ENVIRONMENT) ## Install Poetry (if needed) and the template's tooling
+
+demo: $(ENVIRONMENT) ## Bake the default service into build/ and run its migrations
+	rm -rf "$(DEMO_DIR)/$(DEMO_SLUG)"
+	$(POETRY) run cookiecutter --no-input --overwrite-if-exists --output-dir "$(DEMO_DIR)" .
+	$(MAKE) -C "$(DEMO_DIR)/$(DEMO_SLUG)" migrate POETRY="$(POETRY)"
+	$(MAKE) -C "$(DEMO_DIR)/$(DEMO_SLUG)" migrate-status POETRY="$(POETRY)"
+
+test: $(ENVIRONMENT) ## Run the regression suite (bakes every combination)
+	$(POETRY) run pytest
+
+lint: $(ENVIRONMENT) ## Run ruff and mypy --strict on the tests and on rendered hooks
+	$(POETRY) run ruff check tests benchmarks
+	$(POETRY) run ruff format --check tests benchmarks
+	$(POETRY) run mypy
+	rm -rf $(RENDERED_HOOKS)
+	$(POETRY) run python tests/hook_rendering.py $(RENDERED_HOOKS)
+	$(POETRY) run ruff check $(RENDERED_HOOKS)/*.py
+	$(POETRY) run ruff format --check $(RENDERED_HOOKS)/*.py
+	$(POETRY) run mypy --strict $(RENDERED_HOOKS)/*.py
+
+bench: $(ENVIRONMENT) ## Print bake, migrate and no-op-check figures (needs the local PostgreSQL)
+	$(POETRY) run python benchmarks/noop_check.py
+
+clean: ## Remove baked services, rendered hooks and caches (keeps .venv and .tools)
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

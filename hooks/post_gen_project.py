@@ -1,0 +1,106 @@
+"""Remove the files that the chosen options do not use.
+
+Cookiecutter renders this file with Jinja and runs it inside the new project.
+The answers arrive as JSON (see pre_gen_project.py for why it is safe). One
+table says which paths each answer removes; one loop applies it. A path in the
+table that the template does not have means the two disagree: that is an error,
+not something to skip.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+
+ANSWERS_JSON = r"""
+{{- {
+    "package_name": cookiecutter.package_name,
+    "database": cookiecutter.database,
+    "tenancy": cookiecutter.tenancy,
+} | tojson(indent=4) }}
+"""
+
+# (variable, value) -> paths to remove, relative to the project root.
+PRUNE: dict[tuple[str, str], tuple[str, ...]] = {
+    ("database", "postgresql"): (
+        "src/{package}/migrations/sqlite",
+        "src/{package}/db/sqlite.py",
+    ),
+    ("database", "sqlite"): (
+        "src/{package}/migrations/postgresql",
+        "src/{package}/db/postgresql.py",
+    ),
+    ("tenancy", "single"): (
+        "src/{package}/db/tenants.py",
+        "tests/test_tenants.py",
+    ),
+}
+
+
+class PruneError(Exception):
+    """The prune table names a path that the generated project does not have."""
+
+
+def read_answers(document: str = ANSWERS_JSON) -> dict[str, str]:
+    """The answers as strings, from the JSON document cookiecutter rendered."""
+    loaded: dict[str, object] = json.loads(document)
+    return {key: str(value) for key, value in loaded.items()}
+
+
+def paths_to_prune(
+    answers: Mapping[str, str],
+    table: Mapping[tuple[str, str], tuple[str, ...]] = PRUNE,
+) -> list[tuple[str, PurePosixPath]]:
+    """The paths the answers remove, each with the "variable=value" that removes it."""
+    return [
+        (f"{variable}={value!r}", PurePosixPath(path.format(package=answers["package_name"])))
+        for (variable, value), paths in table.items()
+        if answers.get(variable) == value
+        for path in paths
+    ]
+
+
+def prune(
+    root: Path,
+    answers: Mapping[str, str],
+    table: Mapping[tuple[str, str], tuple[str, ...]] = PRUNE,
+) -> list[PurePosixPath]:
+    """Remove what the answers do not use, and the directories that leaves empty."""
+    removals = paths_to_prune(answers, table)
+    # Check every path before removing any, so a disagreement leaves the project whole.
+    missing = [f"{path} (for {reason})" for reason, path in removals if not (root / path).exists()]
+    if missing:
+        raise PruneError(
+            f"the generated project has no {', '.join(missing)}: "
+            "hooks/post_gen_project.py and the template disagree"
+        )
+    for _, path in removals:
+        target = root / path
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        else:
+            target.unlink()
+        _remove_empty_parents(root, target.parent)
+    return [path for _, path in removals]
+
+
+def _remove_empty_parents(root: Path, directory: Path) -> None:
+    while directory != root and directory.is_dir() and not any(directory.iterdir()):
+        directory.rmdir()
+        directory = directory.parent
+
+
+def main() -> int:
+    try:
+        prune(Path.cwd(), read_answers())
+    except PruneError as error:
+        print(f"ERROR: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

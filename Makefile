@@ -29,7 +29,7 @@ DEMO_DIR := build
 DEMO_SLUG := auth-service
 RENDERED_HOOKS := build/rendered-hooks
 
-.PHONY: help install demo test lint bench clean
+.PHONY: help lock install demo test lint bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,6 +41,9 @@ $(CURDIR)/.tools/bin/poetry:
 $(ENVIRONMENT): pyproject.toml $(wildcard poetry.lock) | $(POETRY)
 	$(POETRY) install --no-root --with dev,service
 	@touch $@
+
+lock: | $(POETRY) ## Update poetry.lock after changing pyproject.toml
+	$(POETRY) lock
 
 install: $(ENVIRONMENT) ## Install Poetry (if needed) and the template's tooling
 

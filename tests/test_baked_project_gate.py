@@ -11,6 +11,8 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,11 @@ from tests.combinations import SUPPORTED_COMBINATIONS
 from tests.hook_rendering import TEMPLATE_ROOT
 
 # Variables of ours that must not leak from the caller into a baked project's run.
+DIALECTS = {
+    "postgresql+sqlite": ["postgresql", "sqlite"],
+    "postgresql": ["postgresql"],
+    "sqlite": ["sqlite"],
+}
 SERVICE_VARIABLES = (
     "DATABASE_URL",
     "APP_ENV",
@@ -37,13 +44,15 @@ def bake(output: Path, answers: dict[str, str]) -> Path:
     )
 
 
-def run_in(project: Path, *command: str) -> subprocess.CompletedProcess[str]:
+def run_in(
+    project: Path, *command: str, python_path: Path | None = None, **variables: str
+) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if key not in SERVICE_VARIABLES}
-    env["PYTHONPATH"] = str(project / "src")
+    env["PYTHONPATH"] = str(python_path or project / "src")
     return subprocess.run(
         [sys.executable, "-m", *command],
         cwd=project,
-        env=env,
+        env={**env, **variables},
         capture_output=True,
         text=True,
         timeout=900,
@@ -51,30 +60,81 @@ def run_in(project: Path, *command: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@dataclass(frozen=True)
+class Bake:
+    answers: dict[str, str]
+    project: Path
+
+    @property
+    def dialects(self) -> list[str]:
+        return DIALECTS[self.answers["database"]]
+
+
 @pytest.fixture(scope="module", params=SUPPORTED_COMBINATIONS)
-def baked(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def baked(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Bake:
     answers: dict[str, str] = request.param
-    return bake(tmp_path_factory.mktemp("gate"), answers)
+    return Bake(answers, bake(tmp_path_factory.mktemp("gate"), answers))
 
 
-def test_baked_project_passes_ruff(baked: Path) -> None:
-    result = run_in(baked, "ruff", "check", "--no-cache", ".")
+def test_baked_project_passes_ruff(baked: Bake) -> None:
+    result = run_in(baked.project, "ruff", "check", "--no-cache", ".")
 
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_baked_project_passes_mypy_strict(baked: Path) -> None:
-    result = run_in(baked, "mypy", "--cache-dir", str(baked / ".mypy_cache"))
+def test_baked_project_passes_mypy_strict(baked: Bake) -> None:
+    result = run_in(baked.project, "mypy", "--cache-dir", str(baked.project / ".mypy_cache"))
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Success: no issues found" in result.stdout
 
 
-def test_baked_project_passes_its_own_tests(baked: Path) -> None:
-    result = run_in(baked, "pytest", "-q", "-p", "no:cacheprovider")
+def test_baked_project_passes_its_own_tests(baked: Bake) -> None:
+    result = run_in(baked.project, "pytest", "-q", "-p", "no:cacheprovider")
 
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     summary = result.stdout.strip().splitlines()[-1]
     assert re.search(r"\d+ passed", summary), summary
     if os.environ.get("REQUIRE_POSTGRES") == "1":
         assert "skipped" not in summary, summary
+
+
+def test_installed_wheel_ships_and_finds_its_migrations(baked: Bake, tmp_path: Path) -> None:
+    package = "auth_service"
+    built = run_in(
+        baked.project, "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), "."
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    [wheel] = tmp_path.glob("*.whl")
+    site = tmp_path / "site"
+    installed = run_in(baked.project, "pip", "install", "--no-deps", "--target", str(site), str(wheel))
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    for dialect in baked.dialects:
+        assert f"{package}/migrations/{dialect}/0001_create_users_table.sql" in names
+        assert f"{package}/migrations/{dialect}/0001_create_users_table.rollback.sql" in names
+        finder = (
+            f"from {package}.db.sources import MigrationSource; "
+            f"source = MigrationSource.for_dialect({dialect!r}); "
+            "print(source.directory); print(source.migration_ids())"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", finder],
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(site)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        directory, ids = result.stdout.splitlines()
+        assert Path(directory).is_relative_to(site)
+        assert ids == "['0001_create_users_table']"
+    if "sqlite" in baked.dialects:
+        migrated = run_in(
+            tmp_path, package, "migrate", python_path=site, DATABASE_URL=f"sqlite:///{tmp_path / 'w.db'}"
+        )
+        assert migrated.returncode == 0, migrated.stderr
+        assert "Applied 1 migration(s) in batch 1" in migrated.stdout

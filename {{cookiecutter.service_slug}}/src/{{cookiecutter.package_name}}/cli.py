@@ -10,20 +10,26 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 
 from .config import Settings, load_settings
 from .db.runner import get_migration_status, rollback_migrations, run_migrations
 from .db.scaffold import make_migration, make_seed
 from .db.seeds import run_seeds, seeds_directory
-from .db.session import session_scope
+from .db.session import Session, session_scope
 from .errors import ServiceError
 from .logging_setup import configure_logging
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
 
+def connected(settings: Settings) -> AbstractContextManager[Session]:
+    """A session on the configured database, waiting DB_CONNECT_TIMEOUT for it."""
+    return session_scope(settings.database, wait=settings.connect_timeout)
+
+
 def migrate(_: argparse.Namespace, settings: Settings) -> int:
-    with session_scope(settings.database, wait=settings.connect_timeout) as session:
+    with connected(settings) as session:
         result = run_migrations(session, lock_timeout=settings.migration_lock_timeout)
     if not result.applied:
         print(f"Nothing to migrate: {settings.database.describe()} is up to date.")
@@ -35,7 +41,7 @@ def migrate(_: argparse.Namespace, settings: Settings) -> int:
 
 
 def rollback(args: argparse.Namespace, settings: Settings) -> int:
-    with session_scope(settings.database, wait=settings.connect_timeout) as session:
+    with connected(settings) as session:
         result = rollback_migrations(
             session, lock_timeout=settings.migration_lock_timeout, all_batches=args.all
         )
@@ -50,7 +56,7 @@ def rollback(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def status(_: argparse.Namespace, settings: Settings) -> int:
-    with session_scope(settings.database, wait=settings.connect_timeout) as session:
+    with connected(settings) as session:
         state = get_migration_status(session)
     print(f"Database: {settings.database.describe()}")
     print(f"Completed: {len(state.completed)}")
@@ -64,7 +70,7 @@ def status(_: argparse.Namespace, settings: Settings) -> int:
 
 
 def list_migrations(_: argparse.Namespace, settings: Settings) -> int:
-    with session_scope(settings.database, wait=settings.connect_timeout) as session:
+    with connected(settings) as session:
         state = get_migration_status(session)
     for done in state.completed:
         print(f"[x] {done.name} (batch {done.batch})")
@@ -85,7 +91,7 @@ def new_seed(args: argparse.Namespace, _: Settings) -> int:
 
 
 def seed(_: argparse.Namespace, settings: Settings) -> int:
-    with session_scope(settings.database, wait=settings.connect_timeout) as session:
+    with connected(settings) as session:
         names = run_seeds(session, production=settings.is_production)
     print(f"Ran {len(names)} seed(s): {', '.join(names) or 'none'}")
     return 0

@@ -16,12 +16,11 @@ export POETRY_VIRTUALENVS_IN_PROJECT ?= true
 # Poetry reads PyPI's metadata through its JSON API, which some mirrors and
 # caching proxies do not serve. The pypi-mirror plugin makes the Poetry we
 # install read the standard simple index (PEP 503) instead, at the address pip
-# is configured with (PIP_INDEX_URL, pip's config, or pip's default).
+# is configured with (PIP_INDEX_URL, pip's config, or pip's default). Asking
+# pip costs half a second, so only the recipes that run Poetry expand this.
 POETRY_PLUGINS := poetry-plugin-pypi-mirror==0.6.5
-ifndef POETRY_PYPI_MIRROR_URL
-POETRY_PYPI_MIRROR_URL := $(or $(PIP_INDEX_URL),$(shell $(PYTHON) -m pip config get global.index-url 2>/dev/null),$(shell $(PYTHON) -c "from pip._internal.models.index import PyPI; print(PyPI.simple_url)" 2>/dev/null))
-endif
-export POETRY_PYPI_MIRROR_URL
+PYPI_INDEX = $(or $(POETRY_PYPI_MIRROR_URL),$(PIP_INDEX_URL),$(shell $(PYTHON) -m pip config get global.index-url 2>/dev/null),$(shell $(PYTHON) -c "from pip._internal.models.index import PyPI; print(PyPI.simple_url)" 2>/dev/null))
+WITH_POETRY = POETRY_PYPI_MIRROR_URL="$(PYPI_INDEX)" $(POETRY)
 
 ENVIRONMENT := .venv/.installed
 DEMO_DIR := build
@@ -39,11 +38,11 @@ $(CURDIR)/.tools/bin/poetry:
 	.tools/bin/pip install --quiet "poetry==$(POETRY_VERSION)" $(POETRY_PLUGINS)
 
 $(ENVIRONMENT): pyproject.toml $(wildcard poetry.lock) | $(POETRY)
-	$(POETRY) install --no-root --with dev,service
+	$(WITH_POETRY) install --no-root --with dev,service
 	@touch $@
 
 lock: | $(POETRY) ## Update poetry.lock after changing pyproject.toml
-	$(POETRY) lock
+	$(WITH_POETRY) lock
 
 install: $(ENVIRONMENT) ## Install Poetry (if needed) and the template's tooling
 

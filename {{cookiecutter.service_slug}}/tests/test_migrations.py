@@ -138,6 +138,17 @@ def test_rollback_refuses_when_a_rollback_file_is_missing(
     assert "0002_no_rollback" in history.applied_ids(session)
 
 
+def test_python_migration_that_cannot_be_imported_is_reported_by_its_file(
+    session: Session, source_copy: MigrationSource
+) -> None:
+    (source_copy.directory / "0002_broken_python.py").write_text("raise RuntimeError('oops')\n")
+
+    with pytest.raises(MigrationError, match=r"0002_broken_python\.py could not be read"):
+        run_migrations(session, source_copy)
+
+    assert get_migration_status(session, source_copy).pending == ["0002_broken_python"]
+
+
 def test_two_files_with_the_same_id_are_refused(session: Session, source_copy: MigrationSource) -> None:
     (source_copy.directory / f"{FIRST}.py").write_text("steps = []\n")
 

@@ -27,6 +27,7 @@ from .sources import MigrationSource
 
 if TYPE_CHECKING:
     from yoyo.backends.base import DatabaseBackend
+    from yoyo.migrations import Migration
 
 DEFAULT_LOCK_TIMEOUT = 300.0
 
@@ -137,9 +138,9 @@ def _apply(
     path = source.path(name)
     log.info("Applying migration %s (batch %d)", name, batch)
     started = time.perf_counter()
+    migration = _load(source, name)
+    checksum = source.checksum(name)
     try:
-        migration = source.load(name)
-        checksum = source.checksum(name)
         if migration.use_transactions:
             with backend.transaction():
                 migration.process_steps(backend, "apply")
@@ -167,8 +168,8 @@ def _roll_back(
     path = source.path(name)
     log.info("Rolling back migration %s (batch %d)", name, batch)
     started = time.perf_counter()
+    migration = _load(source, name)
     try:
-        migration = source.load(name)
         with backend.transaction():
             migration.process_steps(backend, "rollback")
             history.forget(session, name)
@@ -177,6 +178,14 @@ def _roll_back(
             f"rollback of {_shown(path)} failed and changed nothing: {_first_line(error)}"
         ) from error
     log.info("Rolled back migration %s in %d ms", name, _ms_since(started))
+
+
+def _load(source: MigrationSource, name: str) -> Migration:
+    """Parse a migration file; a file yoyo cannot read is reported by its path."""
+    try:
+        return source.load(name)
+    except Exception as error:  # yoyo lets errors from a Python migration through as they are
+        raise MigrationError(f"migration {_shown(source.path(name))} could not be read: {error}") from error
 
 
 def _check_rollback_files(source: MigrationSource, names: list[str]) -> None:

@@ -174,27 +174,16 @@ def test_pruning_leaves_no_empty_directory(cookies: Any, template: Path) -> None
     assert empty == []
 
 
-@pytest.mark.parametrize("answers", UNSUPPORTED_COMBINATIONS)
-def test_unsupported_combination_is_refused_before_writing(
-    cookies: Any, template: Path, tmp_path: Path, answers: dict[str, str]
-) -> None:
-    result = _bake(cookies, template, answers)
-
-    assert result.exit_code != 0
-    assert isinstance(result.exception, FailedHookException)
-    _assert_no_project(tmp_path / "cookies")
+INVALID_ANSWERS = [
+    pytest.param({"service_slug": "Bad Slug"}, id="service_slug:Bad Slug"),
+    pytest.param({"service_slug": "1abc"}, id="service_slug:1abc"),
+    pytest.param({"package_name": "not-valid"}, id="package_name:not-valid"),
+    pytest.param({"package_name": "class"}, id="package_name:class"),
+]
 
 
-@pytest.mark.parametrize(
-    "answers",
-    [
-        pytest.param({"service_slug": "Bad Slug"}, id="service_slug:Bad Slug"),
-        pytest.param({"service_slug": "1abc"}, id="service_slug:1abc"),
-        pytest.param({"package_name": "not-valid"}, id="package_name:not-valid"),
-        pytest.param({"package_name": "class"}, id="package_name:class"),
-    ],
-)
-def test_invalid_answer_is_refused_before_writing(
+@pytest.mark.parametrize("answers", UNSUPPORTED_COMBINATIONS + INVALID_ANSWERS)
+def test_unsupported_or_invalid_answers_are_refused_by_the_hook_before_writing(
     cookies: Any, template: Path, tmp_path: Path, answers: dict[str, str]
 ) -> None:
     result = _bake(cookies, template, answers)

@@ -76,9 +76,9 @@ def test_ready_once_migrated_and_health_always(target: DatabaseTarget) -> None:
 
     assert response.status_code == 200
     assert response.json() == {"status": "ready"}
-
-
 {%- if cookiecutter.database != "postgresql" %}
+
+
 def test_startup_fails_fast_when_the_sqlite_file_cannot_be_opened(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")

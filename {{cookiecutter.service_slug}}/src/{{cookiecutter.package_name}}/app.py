@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -46,7 +45,6 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def readiness(pool: SessionPool) -> JSONResponse:
-    body: dict[str, Any]
     try:
         with pool.session() as session:
             pending = pending_migrations(session)
@@ -56,6 +54,5 @@ def readiness(pool: SessionPool) -> JSONResponse:
         reason = f"database error: {type(error).__name__}"
         return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
     if pending:
-        body = {"status": "migrations pending", "pending": pending}
-        return JSONResponse(body, status_code=503)
+        return JSONResponse({"status": "migrations pending", "pending": pending}, status_code=503)
     return JSONResponse({"status": "ready"})

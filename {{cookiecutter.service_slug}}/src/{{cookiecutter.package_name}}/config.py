@@ -39,7 +39,9 @@ LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 SERVICE_SLUG: Final = "{{ cookiecutter.service_slug }}"
 DEFAULT_DB_NAME: Final = "{{ cookiecutter.package_name }}"
+{%- if cookiecutter.database == "postgresql+sqlite" %}
 DB_PART_VARIABLES: Final = ("DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME")
+{%- endif %}
 
 # Credentials that must never reach production: the PostgreSQL image defaults
 # and the placeholders of .env.example.

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+{%- if cookiecutter.database != "postgresql" %}
 from pathlib import Path
+{%- endif %}
 from typing import Any, ClassVar, Final, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -110,6 +112,7 @@ def parse_database_url(url: str) -> DatabaseTarget:
         f"DATABASE_URL has unsupported scheme {scheme!r} in {redact_url(url)!r}: "
         f"use {' or '.join(_scheme_examples())}"
     )
+{%- if cookiecutter.database != "sqlite" %}
 
 
 def postgres_target_from_parts(env: Mapping[str, str], default_dbname: str) -> PostgresTarget:
@@ -130,6 +133,7 @@ def postgres_target_from_parts(env: Mapping[str, str], default_dbname: str) -> P
         dbname=env.get("DB_NAME") or default_dbname,
         params=params,
     )
+{%- endif %}
 
 
 def _parse_postgres_url(url: str) -> PostgresTarget:
@@ -175,8 +179,10 @@ def _scheme_examples() -> list[str]:
         "sqlite": "sqlite:///path/to/file.db (or a plain path)",
     }
     return [examples[dialect] for dialect in SUPPORTED_DIALECTS]
+{%- if cookiecutter.database != "postgresql" %}
 
 
 def default_sqlite_path(slug: str) -> str:
     """The development database: a file under ./data, created on first use."""
     return str(Path("data") / f"{slug}.db")
+{%- endif %}

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import {% if cookiecutter.tenancy == "schema-per-tenant" %}Callable, {% endif %}Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -121,3 +124,45 @@ def subprocess_env(**variables: str) -> dict[str, str]:
     """The environment for running this service in a child process."""
     python_path = os.pathsep.join(filter(None, [str(SOURCE_ROOT), os.environ.get("PYTHONPATH")]))
     return {**os.environ, "PYTHONPATH": python_path, **variables}
+
+
+def cli(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    """Run this service's command line in a child process, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}", *args],
+        env=subprocess_env(**{"APP_ENV": "development", "LOG_LEVEL": "WARNING", **variables}),
+        # Away from the project, so that a developer's .env cannot change the outcome.
+        cwd=tempfile.gettempdir(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+
+
+@pytest.fixture
+def shared_target() -> Iterator[PostgresTarget]:
+    """A fresh shared schema (where the tenant registry lives) on the test server."""
+    with postgres_schema_target(_postgres_server()) as target:
+        yield target
+
+
+@pytest.fixture
+def new_tenant_id(shared_target: PostgresTarget) -> Iterator[Callable[[str], str]]:
+    """Tenant ids unique to this test; their schemas are dropped afterwards.
+
+    Tenant schemas are database-wide, so a random prefix keeps tests that run
+    at the same time apart."""
+    prefix = f"t{uuid.uuid4().hex[:10]}_"
+    made: list[str] = []
+
+    def new(name: str) -> str:
+        made.append(prefix + name)
+        return made[-1]
+
+    yield new
+    with session_scope(shared_target) as admin:
+        for tenant_id in made:
+            admin.execute(f'DROP SCHEMA IF EXISTS "tenant_{tenant_id}" CASCADE')
+{%- endif %}

@@ -6,6 +6,9 @@ import logging
 {%- if cookiecutter.database != "sqlite" %}
 import time
 {%- endif %}
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+from collections.abc import Callable
+{%- endif %}
 {%- if cookiecutter.database != "postgresql" %}
 from pathlib import Path
 {%- endif %}
@@ -15,10 +18,18 @@ from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.config import Settings, load_settings
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+from {{ cookiecutter.package_name }}.db.postgresql import PostgresSession
+{%- endif %}
 from {{ cookiecutter.package_name }}.db.runner import run_migrations
 from {{ cookiecutter.package_name }}.db.session import MissingTable, session_scope
 from {{ cookiecutter.package_name }}.db.target import DatabaseTarget
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}, PostgresTarget{% endif %}
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+from {{ cookiecutter.package_name }}.db.tenant_runner import create_tenant, rollback_tenant_migrations
+{%- endif %}
 from {{ cookiecutter.package_name }}.errors import DatabaseUnavailableError
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}, MigrationError{% endif %}
 from {{ cookiecutter.package_name }}.startup import prepare_database
 from conftest import target_url
 
@@ -103,4 +114,47 @@ def test_startup_gives_up_on_an_unreachable_server_after_its_wait_without_the_pa
     assert time.monotonic() - started < 10
     assert "s3cret-pw" not in str(raised.value)
     assert "postgresql://svc@127.0.0.1:1/app" in str(raised.value)
+{%- endif %}
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+
+
+def test_startup_migrates_the_shared_schema_then_every_tenant(
+    shared_target: PostgresTarget, new_tenant_id: Callable[[str], str], caplog: pytest.LogCaptureFixture
+) -> None:
+    tenants = [new_tenant_id("one"), new_tenant_id("two")]
+    with session_scope(shared_target) as shared:
+        assert isinstance(shared, PostgresSession)
+        for tenant_id in tenants:
+            create_tenant(shared, tenant_id)
+            rollback_tenant_migrations(shared, tenant_id)
+    caplog.set_level(logging.INFO)
+
+    prepare_database(settings_for(shared_target, AUTO_MIGRATE_TENANTS="false"))
+    with session_scope(shared_target) as shared:
+        skipped = [shared.execute(f'SELECT to_regclass(\'"tenant_{t}".users\')')[0][0] for t in tenants]
+    prepare_database(settings_for(shared_target))
+
+    assert skipped == [None, None]
+    assert "Tenant migrations completed (tenants: 2, migrated: 2, failed: 0)" in [
+        record.getMessage() for record in caplog.records
+    ]
+    with session_scope(shared_target) as shared:
+        assert shared.execute("SELECT to_regclass('users') IS NOT NULL") == [(True,)]
+        for tenant_id in tenants:
+            assert shared.execute(f'SELECT id FROM "tenant_{tenant_id}".schema_migrations') == [
+                ("0001_create_users_table",)
+            ]
+
+
+def test_startup_fails_fast_when_a_tenant_fails(
+    shared_target: PostgresTarget, new_tenant_id: Callable[[str], str]
+) -> None:
+    broken = new_tenant_id("broken")
+    with session_scope(shared_target) as shared:
+        assert isinstance(shared, PostgresSession)
+        create_tenant(shared, broken)
+        shared.execute(f'DELETE FROM "tenant_{broken}".schema_migrations')  # 0001 now conflicts
+
+    with pytest.raises(MigrationError, match=rf"1 tenant\(s\) failed to migrate: {broken} \(migration "):
+        prepare_database(settings_for(shared_target))
 {%- endif %}

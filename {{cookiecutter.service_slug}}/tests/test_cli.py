@@ -2,27 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import tempfile
-
 import pytest
 
 from {{ cookiecutter.package_name }}.db.target import DatabaseTarget
-from conftest import subprocess_env, target_url
-
-
-def cli(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}", *args],
-        env=subprocess_env(**{"APP_ENV": "development", "LOG_LEVEL": "WARNING", **variables}),
-        # Away from the project, so that a developer's .env cannot change the outcome.
-        cwd=tempfile.gettempdir(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from conftest import cli, target_url
 
 
 def test_migrate_status_list_rollback_round_trip(target: DatabaseTarget) -> None:

@@ -26,6 +26,10 @@ def test_defaults_without_any_variable() -> None:
     assert settings.auto_migrate is True
     assert (settings.pool_min, settings.pool_max) == (2, 10)
     assert settings.log_format == "text"
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+    assert settings.auto_migrate_tenants is True
+    assert 1 <= settings.tenant_migration_concurrency <= 8
+{%- endif %}
 {%- if cookiecutter.database == "postgresql" %}
     assert settings.database == PostgresTarget(
         host="localhost", port=5432, user="postgres", password="", dbname="{{ cookiecutter.package_name }}"
@@ -54,6 +58,10 @@ def test_environment_wins_over_the_env_file(tmp_path: Path) -> None:
         ({"DB_POOL_MIN": "20", "DB_POOL_MAX": "5"}, "DB_POOL_MIN (20) is greater than DB_POOL_MAX (5)"),
         ({"DB_CONNECT_TIMEOUT": "-1"}, "DB_CONNECT_TIMEOUT has value '-1'"),
         ({"DATABASE_URL": "oracle://scott:tiger@db/orcl"}, "unsupported scheme 'oracle'"),
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+        ({"AUTO_MIGRATE_TENANTS": "sometimes"}, "AUTO_MIGRATE_TENANTS has value 'sometimes'"),
+        ({"TENANT_MIGRATION_CONCURRENCY": "0"}, "TENANT_MIGRATION_CONCURRENCY has value '0'"),
+{%- endif %}
     ],
 )
 def test_bad_values_name_the_variable(variables: dict[str, str], message: str) -> None:

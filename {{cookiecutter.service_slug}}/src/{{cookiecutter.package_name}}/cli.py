@@ -13,14 +13,26 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 
 from .config import Settings, load_settings
-from .db.runner import get_migration_status, rollback_migrations, run_migrations
+from .db.runner import MigrationStatus, get_migration_status, rollback_migrations, run_migrations
 from .db.scaffold import make_migration, make_seed
 from .db.seeds import run_seeds, seeds_directory
 from .db.session import Session, session_scope
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+from .db.target import PostgresTarget
+from .db.tenant_runner import get_tenant_migration_status, rollback_tenant_migrations
+{%- endif %}
 from .errors import ServiceError
 from .logging_setup import configure_logging
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+from .tenant_cli import add_tenant_commands, migrate_tenants
+{%- endif %}
 
 Command = Callable[[argparse.Namespace, Settings], int]
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+MIGRATE_HELP = "apply pending migrations as one batch: the shared schema, then every tenant"
+{%- else %}
+MIGRATE_HELP = "apply pending migrations as one batch"
+{%- endif %}
 
 
 def connected(settings: Settings) -> AbstractContextManager[Session]:
@@ -33,18 +45,34 @@ def migrate(_: argparse.Namespace, settings: Settings) -> int:
         result = run_migrations(session, lock_timeout=settings.migration_lock_timeout)
     if not result.applied:
         print(f"Nothing to migrate: {settings.database.describe()} is up to date.")
-        return 0
-    print(f"Applied {len(result.applied)} migration(s) in batch {result.batch}:")
-    for name in result.applied:
-        print(f"  {name}")
+    else:
+        print(f"Applied {len(result.applied)} migration(s) in batch {result.batch}:")
+        for name in result.applied:
+            print(f"  {name}")
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+    # The shared schema first, then every tenant (SQLite has no tenants).
+    if isinstance(settings.database, PostgresTarget):
+        return migrate_tenants(settings)
+{%- endif %}
     return 0
 
 
 def rollback(args: argparse.Namespace, settings: Settings) -> int:
     with connected(settings) as session:
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+        if args.tenant:
+            result = rollback_tenant_migrations(
+                session, args.tenant, lock_timeout=settings.migration_lock_timeout, all_batches=args.all
+            )
+        else:
+            result = rollback_migrations(
+                session, lock_timeout=settings.migration_lock_timeout, all_batches=args.all
+            )
+{%- else %}
         result = rollback_migrations(
             session, lock_timeout=settings.migration_lock_timeout, all_batches=args.all
         )
+{%- endif %}
     if not result.rolled_back:
         print("Nothing to roll back: no migration is applied.")
         return 0
@@ -55,10 +83,14 @@ def rollback(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def status(_: argparse.Namespace, settings: Settings) -> int:
+def status(args: argparse.Namespace, settings: Settings) -> int:
     with connected(settings) as session:
-        state = get_migration_status(session)
+        state = migration_status(args, session)
     print(f"Database: {settings.database.describe()}")
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+    if args.tenant:
+        print(f"Tenant: {args.tenant}")
+{%- endif %}
     print(f"Completed: {len(state.completed)}")
     for done in state.completed:
         applied_at = done.applied_at.strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -69,14 +101,22 @@ def status(_: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def list_migrations(_: argparse.Namespace, settings: Settings) -> int:
+def list_migrations(args: argparse.Namespace, settings: Settings) -> int:
     with connected(settings) as session:
-        state = get_migration_status(session)
+        state = migration_status(args, session)
     for done in state.completed:
         print(f"[x] {done.name} (batch {done.batch})")
     for name in state.pending:
         print(f"[ ] {name} (pending)")
     return 0
+
+
+def migration_status(args: argparse.Namespace, session: Session) -> MigrationStatus:
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+    if args.tenant:
+        return get_tenant_migration_status(session, args.tenant)
+{%- endif %}
+    return get_migration_status(session)
 
 
 def new_migration(args: argparse.Namespace, _: Settings) -> int:
@@ -119,16 +159,22 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(handler=handler)
         return command
 
-    add("migrate", migrate, "apply pending migrations as one batch", aliases=["migrate-latest"])
-    add("rollback", rollback, "undo the last batch of migrations").add_argument(
-        "--all", action="store_true", help="undo every batch"
-    )
-    add("status", status, "show completed and pending migrations")
-    add("list", list_migrations, "list every migration with its state")
+    add("migrate", migrate, MIGRATE_HELP, aliases=["migrate-latest"])
+    rollback_command = add("rollback", rollback, "undo the last batch of migrations")
+    rollback_command.add_argument("--all", action="store_true", help="undo every batch")
+    {% if cookiecutter.tenancy == "schema-per-tenant" %}status_command = {% endif %}add("status", status, "show completed and pending migrations")
+    {% if cookiecutter.tenancy == "schema-per-tenant" %}list_command = {% endif %}add("list", list_migrations, "list every migration with its state")
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+    for command in (rollback_command, status_command, list_command):
+        command.add_argument("--tenant", help="a tenant's schema instead of the shared one")
+{%- endif %}
     add("make-migration", new_migration, "create a migration and its rollback file").add_argument("name")
     add("make-seed", new_seed, "create a seed file").add_argument("name")
     add("seed", seed, "run the seed files (not in production)")
     add("serve", serve, "migrate (when AUTO_MIGRATE is on), then serve HTTP")
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+    add_tenant_commands(add)
+{%- endif %}
     return parser
 
 

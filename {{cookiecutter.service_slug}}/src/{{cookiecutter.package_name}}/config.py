@@ -36,6 +36,11 @@ LogFormat = Literal["text", "json"]
 APP_ENVS: Final[tuple[AppEnv, ...]] = ("development", "test", "production")
 LOG_FORMATS: Final[tuple[LogFormat, ...]] = ("text", "json")
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+# Tenant migrations mostly wait on the server (DDL, commits), so a few more
+# threads than cores keep it busy; more mostly add lock contention.
+DEFAULT_TENANT_CONCURRENCY: Final = min(8, 2 * (os.cpu_count() or 1))
+{%- endif %}
 
 SERVICE_SLUG: Final = "{{ cookiecutter.service_slug }}"
 DEFAULT_DB_NAME: Final = "{{ cookiecutter.package_name }}"
@@ -61,6 +66,10 @@ class Settings:
     log_format: LogFormat
     host: str
     port: int
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+    auto_migrate_tenants: bool
+    tenant_migration_concurrency: int
+{%- endif %}
 
     @property
     def is_production(self) -> bool:
@@ -88,6 +97,12 @@ def load_settings(
         ),
         host=env.get("HOST") or "127.0.0.1",
         port=_int(env, "PORT", 8000, minimum=1),
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+        auto_migrate_tenants=_bool(env, "AUTO_MIGRATE_TENANTS", default=True),
+        tenant_migration_concurrency=_int(
+            env, "TENANT_MIGRATION_CONCURRENCY", DEFAULT_TENANT_CONCURRENCY, minimum=1
+        ),
+{%- endif %}
     )
     if settings.pool_min > settings.pool_max:
         raise ConfigError(

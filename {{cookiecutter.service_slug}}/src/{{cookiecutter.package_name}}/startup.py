@@ -12,6 +12,11 @@ import logging
 from .config import Settings
 from .db.runner import pending_migrations, run_migrations
 from .db.session import session_scope
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+from .db.target import PostgresTarget
+from .db.tenant_runner import run_all_tenant_migrations
+from .errors import MigrationError
+{%- endif %}
 
 log = logging.getLogger(__name__)
 
@@ -33,4 +38,33 @@ def prepare_database(settings: Settings) -> list[str]:
         log.info("Running database migrations")
         result = run_migrations(session, lock_timeout=settings.migration_lock_timeout)
         log.info("Database migrations completed (count: %d)", len(result.applied))
-        return result.applied
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+    if settings.auto_migrate_tenants and isinstance(settings.database, PostgresTarget):
+        migrate_tenants(settings, settings.database)
+{%- endif %}
+    return result.applied
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+
+
+def migrate_tenants(settings: Settings, target: PostgresTarget) -> None:
+    """Every tenant schema, after the shared one; any failed tenant stops the start."""
+    log.info("Running tenant migrations")
+    report = run_all_tenant_migrations(
+        target,
+        concurrency=settings.tenant_migration_concurrency,
+        lock_timeout=settings.migration_lock_timeout,
+    )
+    log.info(
+        "Tenant migrations completed (tenants: %d, migrated: %d, failed: %d)",
+        len(report.results),
+        len(report.migrated),
+        len(report.failed),
+    )
+    if report.failed:
+        shown = ", ".join(f"{r.tenant_id} ({r.error})" for r in report.failed[:3])
+        more = f" and {len(report.failed) - 3} more" if len(report.failed) > 3 else ""
+        raise MigrationError(
+            f"{len(report.failed)} tenant(s) failed to migrate: {shown}{more} "
+            "(make tenants-status lists them; AUTO_MIGRATE_TENANTS=false starts without tenants)"
+        )
+{%- endif %}

@@ -5,11 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.conninfo import make_conninfo
+from psycopg.pq import TransactionStatus
+from psycopg.sql import SQL, Composed
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import DatabaseUnavailableError, MigrationLockTimeoutError
@@ -38,6 +41,7 @@ class PostgresSession:
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
+        self._backend: Any = None
 
     @property
     def dialect(self) -> Literal["postgresql"]:
@@ -47,7 +51,7 @@ class PostgresSession:
     def connection(self) -> Connection:
         return self._connection
 
-    def execute(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+    def execute(self, sql: str | SQL | Composed, params: Sequence[object] = ()) -> list[Row]:
         try:
             cursor = self._connection.execute(sql, params or None)
         except pg_errors.UniqueViolation as error:
@@ -89,25 +93,47 @@ class PostgresSession:
                 self._connection.execute(f"SELECT pg_advisory_unlock({LOCK_KEY_SQL})")
 
     def migration_backend(self) -> DatabaseBackend:
-        from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
-        from yoyo.connections import parse_uri
+        if self._backend is None:
+            self._backend = _adopting_backend_class()(self._connection)
+        # Inside a transaction the caller opened (creating a tenant), yoyo must
+        # use savepoints so that everything commits or rolls back together.
+        self._backend._in_transaction = self.in_transaction
+        return self._backend
 
-        connection = self._connection
-
-        class AdoptedConnectionBackend(PostgresqlPsycopgBackend):  # type: ignore[misc]
-            # yoyo opens a connection of its own per backend (and probes the
-            # server each time); reusing ours keeps a migration and its
-            # bookkeeping row in one transaction.
-            def connect(self, dburi: Any) -> Connection:
-                return connection
-
-        backend: DatabaseBackend = AdoptedConnectionBackend(
-            parse_uri("postgresql+psycopg://"), "_yoyo_migration"
-        )
-        return backend
+    @property
+    def in_transaction(self) -> bool:
+        return self._connection.info.transaction_status != TransactionStatus.IDLE
 
     def close(self) -> None:
         self._connection.close()
+
+
+@cache
+def _adopting_backend_class() -> type[Any]:
+    """yoyo's psycopg backend, running on a connection we already hold.
+
+    yoyo opens a connection of its own per backend and probes the server each
+    time; reusing ours keeps a migration and its bookkeeping row in one
+    transaction. The class is built once, with the driver module set on it:
+    yoyo otherwise appends the driver's error class to a module-level list for
+    every backend it creates, which grows with the tenant count.
+    """
+    from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
+    from yoyo.connections import parse_uri
+
+    uri = parse_uri("postgresql+psycopg://")
+
+    class AdoptedConnectionBackend(PostgresqlPsycopgBackend):  # type: ignore[misc]
+        _driver = psycopg
+
+        def __init__(self, connection: Connection) -> None:
+            self._adopted = connection
+            super().__init__(uri, "_yoyo_migration")
+
+        def connect(self, dburi: Any) -> Connection:
+            return self._adopted
+
+    return AdoptedConnectionBackend
 
 
 def connect(target: PostgresTarget, *, wait: float = 0.0) -> Connection:

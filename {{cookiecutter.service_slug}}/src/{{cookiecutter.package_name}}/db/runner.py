@@ -85,8 +85,12 @@ def run_migrations(
     source: MigrationSource | None = None,
     *,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    log_level: int = logging.INFO,
 ) -> MigrationResult:
-    """Apply every pending migration as one new batch; each in its own transaction."""
+    """Apply every pending migration as one new batch; each in its own transaction.
+
+    `log_level` is that of the per-migration log lines: migrating many tenants
+    logs them at DEBUG and reports progress instead."""
     source = source or MigrationSource.for_dialect(session.dialect)
     if not pending_migrations(session, source):
         return MigrationResult(applied=[], batch=None)
@@ -99,7 +103,7 @@ def run_migrations(
         batch = history.last_batch(session) + 1
         backend = session.migration_backend()
         for name in pending:
-            _apply(session, backend, source, name, batch)
+            _apply(session, backend, source, name, batch, log_level)
         return MigrationResult(applied=pending, batch=batch)
 
 
@@ -133,13 +137,26 @@ def rollback_migrations(
 
 
 def _apply(
-    session: Session, backend: DatabaseBackend, source: MigrationSource, name: str, batch: int
+    session: Session,
+    backend: DatabaseBackend,
+    source: MigrationSource,
+    name: str,
+    batch: int,
+    log_level: int,
 ) -> None:
     path = source.path(name)
-    log.info("Applying migration %s (batch %d)", name, batch)
+    log.log(log_level, "Applying migration %s (batch %d)", name, batch)
     started = time.perf_counter()
     migration = _load(source, name)
     checksum = source.checksum(name)
+    # yoyo's own flag: set when the caller already opened a transaction (a
+    # tenant being created), where yoyo nests each migration in a savepoint.
+    if not migration.use_transactions and backend._in_transaction:
+        raise MigrationError(
+            f"migration {_shown(path)} is marked `transactional: false`, so it cannot run "
+            "inside the single transaction that creates a tenant; create the tenant before "
+            "adding it, or make it transactional"
+        )
     try:
         if migration.use_transactions:
             with backend.transaction():
@@ -159,7 +176,7 @@ def _apply(
         raise MigrationError(
             f"migration {_shown(path)} failed and was not applied: {_first_line(error)}"
         ) from error
-    log.info("Applied migration %s in %d ms", name, _ms_since(started))
+    log.log(log_level, "Applied migration %s in %d ms", name, _ms_since(started))
 
 
 def _roll_back(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -82,9 +83,19 @@ class MigrationSource:
         return digest.hexdigest()
 
     def load(self, migration_id: str) -> Migration:
-        """The parsed yoyo migration (this is where sqlparse runs, once per file)."""
-        from yoyo.migrations import Migration
+        """The parsed yoyo migration; parsed once per content, however many schemas run it."""
+        return _parsed_migration(
+            migration_id, str(self.path(migration_id)), str(self.directory), self.checksum(migration_id)
+        )
 
-        migration = Migration(migration_id, str(self.path(migration_id)), str(self.directory))
-        migration.load()
-        return migration
+
+@lru_cache(maxsize=512)
+def _parsed_migration(migration_id: str, path: str, directory: str, checksum: str) -> Migration:
+    """Parse a migration file (sqlparse runs here). The checksum is part of the
+    cache key, so an edited file is parsed again; the parsed steps hold no
+    per-connection state, so migrating many tenants shares them."""
+    from yoyo.migrations import Migration
+
+    migration = Migration(migration_id, path, directory)
+    migration.load()
+    return migration

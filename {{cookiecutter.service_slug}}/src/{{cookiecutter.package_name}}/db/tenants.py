@@ -1,18 +1,22 @@
-"""Schema-per-tenant: tenant ids and the PostgreSQL schema each one owns.
+"""Schema-per-tenant: tenant ids, the schema each one owns, and entering it.
 
 A tenant id is validated before it goes anywhere near SQL, and its schema name
 is only ever passed to the server as a quoted identifier (psycopg.sql), never
-pasted into a statement. Migrating tenants builds on these two functions.
+pasted into a statement.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Final
 
 from psycopg import sql
 
-from ..errors import ServiceError
+from ..errors import ConfigError, ServiceError
+from .postgresql import PostgresSession
+from .session import Session, SessionPool
 
 # Lowercase letters, digits and underscores, starting with a letter: the schema
 # name `tenant_<id>` then needs no quoting to read, and stays within
@@ -23,6 +27,14 @@ SCHEMA_PREFIX: Final = "tenant_"
 
 class InvalidTenantIdError(ServiceError):
     """A tenant id that could not safely name a schema."""
+
+
+class UnknownTenantError(ServiceError):
+    """A tenant that is not in the registry, or whose schema is gone."""
+
+
+class TenantExistsError(ServiceError):
+    """A tenant (or its schema) that already exists."""
 
 
 def validate_tenant_id(tenant_id: str) -> str:
@@ -42,3 +54,54 @@ def tenant_schema(tenant_id: str) -> str:
 def tenant_schema_identifier(tenant_id: str) -> sql.Identifier:
     """The schema name as a quoted identifier, for statements built with psycopg.sql."""
     return sql.Identifier(tenant_schema(tenant_id))
+
+
+def postgres_only(session: Session) -> PostgresSession:
+    """The session itself, or a clear error where the database is SQLite."""
+    if not isinstance(session, PostgresSession):
+        raise ConfigError(
+            "schema-per-tenant needs PostgreSQL: DATABASE_URL points to a "
+            f"{session.dialect} database, where tenant commands cannot run"
+        )
+    return session
+
+
+def enter_tenant_schema(session: PostgresSession, tenant_id: str, *, local: bool = False) -> None:
+    """Make the tenant's schema the only one on the search path: for the
+    session (a migration runner's own connection), or with `local` for the
+    current transaction only."""
+    schema = tenant_schema(tenant_id)
+    statement = "SET LOCAL search_path TO {}" if local else "SET search_path TO {}"
+    session.execute(sql.SQL(statement).format(tenant_schema_identifier(tenant_id)))
+    # A schema that does not exist is accepted by SET, and only shows up as
+    # current_schema() being NULL.
+    if session.execute("SELECT current_schema()")[0][0] != schema:
+        raise UnknownTenantError(f"tenant {tenant_id!r} has no schema {schema!r} in this database")
+
+
+@contextmanager
+def tenant_session(pool: SessionPool, tenant_id: str) -> Iterator[PostgresSession]:
+    """A pooled session scoped to one tenant, for a request's work.
+
+    The block is one transaction, and the schema is set with SET LOCAL, which
+    ends with the transaction (committed or rolled back): the connection goes
+    back to the pool with the shared search path, so no tenant's schema ever
+    reaches the pool's next user.
+    """
+    with pool.session() as pooled:
+        session = postgres_only(pooled)
+        with session.transaction():
+            enter_tenant_schema(session, tenant_id, local=True)
+            yield session
+
+
+@contextmanager
+def tenant_search_path(session: PostgresSession, tenant_id: str) -> Iterator[None]:
+    """Work in the tenant's schema for the block, then restore the search path."""
+    previous = session.execute("SELECT current_setting('search_path')")[0][0]
+    try:
+        enter_tenant_schema(session, tenant_id)
+        yield
+    finally:
+        if not session.connection.closed:
+            session.execute("SELECT set_config('search_path', %s, false)", (previous,))

@@ -1,0 +1,122 @@
+"""The tenant registry: one row per tenant, in the shared schema.
+
+The registry says which tenants exist (and so which schemas `migrate-tenants`
+visits) and keeps the outcome of each tenant's last migration run, for the
+status summary. It lives next to the shared schema's own tables, on the
+shared session's search path, and is created the first time it is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from .postgresql import PostgresSession
+from .session import UniqueViolation, as_datetime
+from .tenants import TenantExistsError, tenant_schema
+
+TABLE: Final = "tenants"
+PAGE_SIZE: Final = 500
+
+CREATE_TABLE: Final = f"""
+    CREATE TABLE IF NOT EXISTS {TABLE} (
+        id TEXT PRIMARY KEY,
+        schema_name TEXT NOT NULL UNIQUE,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        last_run_at TIMESTAMPTZ NULL,
+        last_outcome TEXT NULL,
+        last_error TEXT NULL,
+        last_duration_ms INTEGER NULL
+    )"""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one tenant's migration run did, as the registry keeps it."""
+
+    tenant_id: str
+    outcome: str
+    error: str | None
+    duration_ms: int
+
+
+@dataclass(frozen=True)
+class FailedTenant:
+    tenant_id: str
+    error: str
+    failed_at: datetime
+
+
+def ensure_registry(session: PostgresSession) -> None:
+    if session.execute("SELECT to_regclass(%s)", (TABLE,))[0][0] is not None:
+        return
+    # Should another process create it at the same moment, it exists: fine.
+    with suppress(UniqueViolation):
+        session.execute(CREATE_TABLE)
+
+
+def register(session: PostgresSession, tenant_id: str) -> None:
+    try:
+        session.execute(
+            f"INSERT INTO {TABLE} (id, schema_name) VALUES (%s, %s)",  # noqa: S608
+            (tenant_id, tenant_schema(tenant_id)),
+        )
+    except UniqueViolation:
+        raise TenantExistsError(f"tenant {tenant_id!r} already exists") from None
+
+
+def is_registered(session: PostgresSession, tenant_id: str) -> bool:
+    return bool(session.execute(f"SELECT 1 FROM {TABLE} WHERE id = %s", (tenant_id,)))  # noqa: S608
+
+
+def count(session: PostgresSession) -> int:
+    return int(session.execute(f"SELECT count(*) FROM {TABLE}")[0][0])  # noqa: S608
+
+
+def pages(session: PostgresSession, size: int = PAGE_SIZE) -> Iterator[list[str]]:
+    """Every tenant id in order, a page at a time, so memory does not grow
+    with the tenant count (keyset pagination: each page is one index scan)."""
+    after = ""
+    while True:
+        rows = session.execute(
+            f"SELECT id FROM {TABLE} WHERE id > %s ORDER BY id LIMIT %s",  # noqa: S608
+            (after, size),
+        )
+        if not rows:
+            return
+        page = [row[0] for row in rows]
+        yield page
+        after = page[-1]
+
+
+def record_outcomes(session: PostgresSession, outcomes: Sequence[Outcome]) -> None:
+    """Store the last run's outcome of many tenants in one statement."""
+    if not outcomes:
+        return
+    session.execute(
+        f"""
+        UPDATE {TABLE} AS t
+        SET last_run_at = now(), last_outcome = o.outcome,
+            last_error = o.error, last_duration_ms = o.duration_ms
+        FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[])
+            AS o(id, outcome, error, duration_ms)
+        WHERE t.id = o.id
+        """,  # noqa: S608
+        (
+            [o.tenant_id for o in outcomes],
+            [o.outcome for o in outcomes],
+            [o.error for o in outcomes],
+            [o.duration_ms for o in outcomes],
+        ),
+    )
+
+
+def last_failures(session: PostgresSession) -> list[FailedTenant]:
+    rows = session.execute(
+        f"SELECT id, last_error, last_run_at FROM {TABLE} "  # noqa: S608
+        "WHERE last_outcome = 'failed' ORDER BY id"
+    )
+    return [FailedTenant(row[0], row[1] or "", as_datetime(row[2])) for row in rows]

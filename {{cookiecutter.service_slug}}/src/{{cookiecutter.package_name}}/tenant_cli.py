@@ -1,0 +1,131 @@
+"""The tenant commands of the command line (schema-per-tenant services).
+
+`migrate` runs the shared schema, then every tenant through `migrate_tenants`
+here; the other tenant commands are registered by `add_tenant_commands`.
+Tenant commands need PostgreSQL: on a SQLite DATABASE_URL they say so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+from .config import Settings
+from .db.session import Session, session_scope
+from .db.sources import MigrationSource
+from .db.target import PostgresTarget
+from .db.tenant_runner import (
+    TenantResult,
+    create_tenant,
+    run_all_tenant_migrations,
+    run_tenant_migrations,
+)
+from .db.tenant_status import summarize
+from .db.tenants import postgres_only
+from .errors import ConfigError
+from .progress import Progress
+
+Command = Callable[[argparse.Namespace, Settings], int]
+AddCommand = Callable[[str, Command, str], argparse.ArgumentParser]
+
+# How many tenant names a summary prints before it only counts the rest.
+SHOWN = 20
+
+
+def postgres_target(settings: Settings) -> PostgresTarget:
+    if not isinstance(settings.database, PostgresTarget):
+        raise ConfigError(
+            "schema-per-tenant needs PostgreSQL: DATABASE_URL points to "
+            f"{settings.database.describe()}, where tenant commands cannot run"
+        )
+    return settings.database
+
+
+def shared_session(settings: Settings) -> AbstractContextManager[Session]:
+    """A session on the shared schema (where the tenant registry lives)."""
+    return session_scope(postgres_target(settings), wait=settings.connect_timeout)
+
+
+def migrate_tenants(settings: Settings, concurrency: int | None = None) -> int:
+    """Migrate every registered tenant; print a summary; 1 if any tenant failed."""
+    target = postgres_target(settings)
+    progress = Progress("Migrating tenants")
+    report = run_all_tenant_migrations(
+        target,
+        concurrency=concurrency or settings.tenant_migration_concurrency,
+        lock_timeout=settings.migration_lock_timeout,
+        on_start=progress.start,
+        on_result=lambda result: progress.advance(failed=result.failed),
+    )
+    progress.finish()
+    print(
+        f"Tenants: {len(report.results)} in all, {len(report.migrated)} migrated, "
+        f"{report.up_to_date} already up to date, {len(report.failed)} failed."
+    )
+    for failed in report.failed:
+        print(f"  FAILED {failed.tenant_id}: {failed.error}")
+    return 0 if report.ok else 1
+
+
+def tenant_create(args: argparse.Namespace, settings: Settings) -> int:
+    with shared_session(settings) as session:
+        result = create_tenant(session, args.tenant, lock_timeout=settings.migration_lock_timeout)
+    print(f"Created tenant {result.tenant_id}; applied {len(result.applied)} migration(s):")
+    _print_names(result.applied)
+    return 0
+
+
+def migrate_tenant(args: argparse.Namespace, settings: Settings) -> int:
+    with shared_session(settings) as session:
+        result = run_tenant_migrations(session, args.tenant, lock_timeout=settings.migration_lock_timeout)
+    return _report_one(result)
+
+
+def migrate_all(args: argparse.Namespace, settings: Settings) -> int:
+    return migrate_tenants(settings, args.concurrency)
+
+
+def tenants_status(_: argparse.Namespace, settings: Settings) -> int:
+    with shared_session(settings) as session:
+        summary = summarize(postgres_only(session), MigrationSource.for_dialect("postgresql").migration_ids())
+    print(f"Tenants: {summary.total}")
+    print(f"Up to date: {summary.up_to_date}")
+    print(f"Pending migrations: {len(summary.pending)}")
+    _print_names(summary.pending)
+    print(f"Failed last run: {len(summary.failed)}")
+    for failed in summary.failed[:SHOWN]:
+        when = failed.failed_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+        print(f"  {failed.tenant_id}  {when}  {failed.error}")
+    return 0
+
+
+def add_tenant_commands(add: AddCommand) -> None:
+    add("tenant-create", tenant_create, "register a tenant, create its schema and migrate it").add_argument(
+        "tenant"
+    )
+    add("migrate-tenant", migrate_tenant, "apply pending migrations to one tenant").add_argument("tenant")
+    add("migrate-tenants", migrate_all, "apply pending migrations to every tenant").add_argument(
+        "--concurrency", type=int, default=None, help="connections at once (TENANT_MIGRATION_CONCURRENCY)"
+    )
+    add("tenants", tenants_status, "summarize every tenant's migration state")
+
+
+def _report_one(result: TenantResult) -> int:
+    if result.failed:
+        print(f"error: tenant {result.tenant_id} failed: {result.error}", file=sys.stderr)
+        return 1
+    if not result.applied:
+        print(f"Nothing to migrate: tenant {result.tenant_id} is up to date.")
+        return 0
+    print(f"Applied {len(result.applied)} migration(s) to tenant {result.tenant_id}:")
+    _print_names(result.applied)
+    return 0
+
+
+def _print_names(names: tuple[str, ...] | list[str]) -> None:
+    for name in names[:SHOWN]:
+        print(f"  {name}")
+    if len(names) > SHOWN:
+        print(f"  ... and {len(names) - SHOWN} more")

@@ -1,0 +1,408 @@
+"""Schema-per-tenant migrations on a real PostgreSQL: create, migrate one, migrate all.
+
+Each test gets a fresh shared schema (the registry lives there) and tenant ids
+of its own; tenant schemas are dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package_name }}.db import tenant_runner
+from {{ cookiecutter.package_name }}.db.postgresql import PostgresSession, open_postgres_session
+from {{ cookiecutter.package_name }}.db.session import session_scope
+from {{ cookiecutter.package_name }}.db.sources import MigrationSource
+from {{ cookiecutter.package_name }}.db.target import PostgresTarget
+from {{ cookiecutter.package_name }}.db.tenant_runner import (
+    create_tenant,
+    get_tenant_migration_status,
+    rollback_tenant_migrations,
+    run_all_tenant_migrations,
+    run_tenant_migrations,
+)
+from {{ cookiecutter.package_name }}.db.tenant_status import summarize, tenants_with_pending
+from {{ cookiecutter.package_name }}.db.tenants import (
+    InvalidTenantIdError,
+    TenantExistsError,
+    UnknownTenantError,
+)
+from {{ cookiecutter.package_name }}.errors import MigrationError
+from conftest import cli, subprocess_env, target_url
+
+FIRST = "0001_create_users_table"
+NewTenantId = Callable[[str], str]
+
+
+@pytest.fixture
+def shared(shared_target: PostgresTarget) -> Iterator[PostgresSession]:
+    """A session on the shared schema."""
+    session = open_postgres_session(shared_target)
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> MigrationSource:
+    """A writable copy of the shipped PostgreSQL migrations."""
+    directory = tmp_path / "migrations"
+    shutil.copytree(MigrationSource.for_dialect("postgresql").directory, directory)
+    return MigrationSource(directory)
+
+
+def add_migration(source: MigrationSource, name: str, forward: str, rollback: str) -> None:
+    (source.directory / f"{name}.sql").write_text(forward)
+    (source.directory / f"{name}.rollback.sql").write_text(rollback)
+
+
+def history(session: PostgresSession, tenant_id: str) -> list[tuple[str, int]]:
+    rows = session.execute(f'SELECT id, batch FROM "tenant_{tenant_id}".schema_migrations ORDER BY id')
+    return [(row[0], row[1]) for row in rows]
+
+
+def has_table(session: PostgresSession, schema: str, table: str) -> bool:
+    return (
+        session.execute("SELECT to_regclass(format('%%I.%%I', %s::text, %s::text))", (schema, table))[0][0]
+        is not None
+    )
+
+
+def schema_names(session: PostgresSession) -> set[str]:
+    return {row[0] for row in session.execute("SELECT nspname FROM pg_namespace")}
+
+
+def registry(session: PostgresSession) -> dict[str, str | None]:
+    return dict(session.execute("SELECT id, last_outcome FROM tenants ORDER BY id"))
+
+
+def test_three_tenants_each_get_the_users_table_and_a_history_of_their_own(
+    shared: PostgresSession, new_tenant_id: NewTenantId
+) -> None:
+    tenants = [new_tenant_id(name) for name in ("acme", "globex", "initech")]
+
+    results = [create_tenant(shared, tenant_id) for tenant_id in tenants]
+
+    assert [result.applied for result in results] == [(FIRST,)] * 3
+    for tenant_id in tenants:
+        assert has_table(shared, f"tenant_{tenant_id}", "users")
+        assert history(shared, tenant_id) == [(FIRST, 1)]
+    assert registry(shared) == dict.fromkeys(tenants, "applied")
+    # The shared schema was not migrated by creating tenants.
+    assert shared.execute("SELECT to_regclass('users')") == [(None,)]
+    # A user in one tenant is not in another.
+    shared.execute(
+        f"INSERT INTO \"tenant_{tenants[0]}\".users (email, password_hash, name) VALUES ('a@x.io', 'h', 'A')"
+    )
+    assert shared.execute(f'SELECT count(*) FROM "tenant_{tenants[1]}".users') == [(0,)]
+
+
+@pytest.mark.parametrize(
+    "tenant_id",
+    [
+        "acme; DROP SCHEMA public CASCADE",
+        'acme"; DROP SCHEMA public CASCADE; --',
+        "Acme",
+        "acme-eu",
+        "../x",
+        "",
+    ],
+)
+def test_injection_attempts_are_refused_by_every_entry_point_and_change_nothing(
+    shared: PostgresSession, tenant_id: str
+) -> None:
+    before = schema_names(shared)
+
+    for attempt in (
+        create_tenant,
+        run_tenant_migrations,
+        rollback_tenant_migrations,
+        get_tenant_migration_status,
+    ):
+        with pytest.raises(InvalidTenantIdError, match="is not valid"):
+            attempt(shared, tenant_id)
+
+    assert schema_names(shared) == before
+    # Refused before anything touched the database: not even the registry exists.
+    assert shared.execute("SELECT to_regclass('tenants')") == [(None,)]
+
+
+def test_a_failing_tenant_does_not_stop_the_others_and_a_rerun_migrates_only_it(
+    shared_target: PostgresTarget,
+    shared: PostgresSession,
+    new_tenant_id: NewTenantId,
+    source: MigrationSource,
+) -> None:
+    tenants = [new_tenant_id(name) for name in ("a", "b", "c")]
+    for tenant_id in tenants:
+        create_tenant(shared, tenant_id, source)
+    add_migration(
+        source,
+        "0002_create_audit_log",
+        "CREATE TABLE audit_log (id BIGINT PRIMARY KEY);",
+        "DROP TABLE audit_log;",
+    )
+    broken = tenants[1]
+    shared.execute(f'CREATE TABLE "tenant_{broken}".audit_log (something TEXT)')
+
+    first = run_all_tenant_migrations(shared_target, source, concurrency=2)
+
+    assert {r.tenant_id for r in first.migrated} == {tenants[0], tenants[2]}
+    assert [r.tenant_id for r in first.failed] == [broken]
+    assert "0002_create_audit_log.sql" in (first.failed[0].error or "")
+    assert "already exists" in (first.failed[0].error or "")
+    assert history(shared, broken) == [(FIRST, 1)]
+    assert history(shared, tenants[0]) == [(FIRST, 1), ("0002_create_audit_log", 2)]
+    assert registry(shared) == {tenants[0]: "applied", broken: "failed", tenants[2]: "applied"}
+    summary = summarize(shared, source.migration_ids())
+    assert (summary.total, summary.up_to_date, summary.pending) == (3, 2, [broken])
+    assert [f.tenant_id for f in summary.failed] == [broken]
+
+    shared.execute(f'DROP TABLE "tenant_{broken}".audit_log')
+    rerun = run_all_tenant_migrations(shared_target, source, concurrency=2)
+
+    assert [r.tenant_id for r in rerun.migrated] == [broken]
+    assert rerun.up_to_date == 2
+    assert rerun.ok
+    assert history(shared, broken) == [(FIRST, 1), ("0002_create_audit_log", 2)]
+    assert summarize(shared, source.migration_ids()).failed == []
+
+
+def test_finding_nothing_pending_opens_no_connection_per_tenant(
+    shared_target: PostgresTarget,
+    shared: PostgresSession,
+    new_tenant_id: NewTenantId,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tenants = [new_tenant_id(f"n{i}") for i in range(5)]
+    for tenant_id in tenants:
+        create_tenant(shared, tenant_id)
+    opened: list[PostgresTarget] = []
+    real_open = open_postgres_session
+
+    def counting_open(target: PostgresTarget) -> PostgresSession:
+        opened.append(target)
+        return real_open(target)
+
+    monkeypatch.setattr(tenant_runner, "open_postgres_session", counting_open)
+
+    report = run_all_tenant_migrations(shared_target, concurrency=4)
+
+    assert report.up_to_date == 5
+    assert report.ok
+    assert len(opened) == 1  # the shared session only: no worker, no yoyo backend
+
+
+def test_pending_check_sees_a_missing_history_row_and_a_missing_history_table(
+    shared: PostgresSession, new_tenant_id: NewTenantId
+) -> None:
+    tenants = [new_tenant_id(name) for name in ("ok", "row", "table")]
+    for tenant_id in tenants:
+        create_tenant(shared, tenant_id)
+    ids = MigrationSource.for_dialect("postgresql").migration_ids()
+    assert tenants_with_pending(shared, tenants, ids) == set()
+
+    shared.execute(f'DELETE FROM "tenant_{tenants[1]}".schema_migrations')
+    shared.execute(f'DROP TABLE "tenant_{tenants[2]}".schema_migrations')
+
+    assert tenants_with_pending(shared, tenants, ids) == {tenants[1], tenants[2]}
+
+
+def test_creating_a_tenant_is_all_or_nothing(
+    shared: PostgresSession, new_tenant_id: NewTenantId, source: MigrationSource
+) -> None:
+    add_migration(source, "0002_broken", "SELECT * FROM no_such_table;", "SELECT 1;")
+    tenant_id = new_tenant_id("doomed")
+
+    with pytest.raises(MigrationError, match=r"0002_broken\.sql failed"):
+        create_tenant(shared, tenant_id, source)
+
+    assert f"tenant_{tenant_id}" not in schema_names(shared)
+    assert shared.execute("SELECT count(*) FROM tenants") == [(0,)]
+
+
+def test_an_existing_tenant_or_an_unregistered_schema_is_refused_and_kept(
+    shared: PostgresSession, new_tenant_id: NewTenantId
+) -> None:
+    existing, squatted = new_tenant_id("acme"), new_tenant_id("squatted")
+    create_tenant(shared, existing)
+    shared.execute(f'CREATE SCHEMA "tenant_{squatted}"')
+    shared.execute(f'CREATE TABLE "tenant_{squatted}".keep (id INT)')
+
+    with pytest.raises(TenantExistsError, match="already exists"):
+        create_tenant(shared, existing)
+    with pytest.raises(TenantExistsError, match="is not registered"):
+        create_tenant(shared, squatted)
+
+    assert history(shared, existing) == [(FIRST, 1)]
+    assert has_table(shared, f"tenant_{squatted}", "keep")
+    assert registry(shared) == {existing: "applied"}
+
+
+def test_unregistered_tenants_are_refused_by_name(
+    shared: PostgresSession, new_tenant_id: NewTenantId
+) -> None:
+    with pytest.raises(UnknownTenantError, match="is not registered"):
+        run_tenant_migrations(shared, new_tenant_id("ghost"))
+
+
+def test_rolling_back_one_tenant_leaves_the_others_untouched(
+    shared: PostgresSession, new_tenant_id: NewTenantId
+) -> None:
+    rolled, kept = new_tenant_id("rolled"), new_tenant_id("kept")
+    create_tenant(shared, rolled)
+    create_tenant(shared, kept)
+    search_path = shared.execute("SHOW search_path")
+
+    result = rollback_tenant_migrations(shared, rolled)
+
+    assert result.rolled_back == [FIRST]
+    assert not has_table(shared, f"tenant_{rolled}", "users")
+    assert history(shared, rolled) == []
+    assert has_table(shared, f"tenant_{kept}", "users")
+    assert history(shared, kept) == [(FIRST, 1)]
+    assert shared.execute("SHOW search_path") == search_path
+    assert get_tenant_migration_status(shared, rolled).pending == [FIRST]
+    assert run_tenant_migrations(shared, rolled).applied == (FIRST,)
+
+
+def test_the_lock_is_per_schema(
+    shared_target: PostgresTarget,
+    shared: PostgresSession,
+    new_tenant_id: NewTenantId,
+    source: MigrationSource,
+) -> None:
+    busy, free = new_tenant_id("busy"), new_tenant_id("free")
+    create_tenant(shared, busy, source)
+    create_tenant(shared, free, source)
+    add_migration(
+        source,
+        "0002_add_nickname",
+        "ALTER TABLE users ADD COLUMN nickname TEXT;",
+        "ALTER TABLE users DROP COLUMN nickname;",
+    )
+    holder = open_postgres_session(shared_target)
+    try:
+        holder.execute(f'SET search_path TO "tenant_{busy}"')
+        with holder.migration_lock(timeout=5):
+            blocked = run_tenant_migrations(shared, busy, source, lock_timeout=0.3)
+            unblocked = run_tenant_migrations(shared, free, source, lock_timeout=0.3)
+    finally:
+        holder.close()
+
+    assert blocked.failed
+    assert "MIGRATION_LOCK_TIMEOUT" in (blocked.error or "")
+    assert unblocked.applied == ("0002_add_nickname",)
+    assert run_tenant_migrations(shared, busy, source).applied == ("0002_add_nickname",)
+
+
+MIGRATE_ONE = """
+import sys
+from pathlib import Path
+from {{ cookiecutter.package_name }}.config import load_settings
+from {{ cookiecutter.package_name }}.db.session import session_scope
+from {{ cookiecutter.package_name }}.db.sources import MigrationSource
+from {{ cookiecutter.package_name }}.db.tenant_runner import run_tenant_migrations
+
+with session_scope(load_settings(env_file=None).database) as session:
+    result = run_tenant_migrations(session, sys.argv[1], MigrationSource(Path(sys.argv[2])), lock_timeout=60)
+print(result.outcome, ",".join(result.applied), result.error or "")
+"""
+
+
+def test_two_processes_migrating_the_same_tenant_apply_each_migration_once(
+    shared_target: PostgresTarget,
+    shared: PostgresSession,
+    new_tenant_id: NewTenantId,
+    source: MigrationSource,
+) -> None:
+    tenant_id = new_tenant_id("raced")
+    create_tenant(shared, tenant_id, source)
+    # Slow enough that the second process arrives while the first holds the lock.
+    add_migration(
+        source, "0002_slow", "SELECT pg_sleep(1.5); CREATE TABLE slow (id INT);", "DROP TABLE slow;"
+    )
+    env = subprocess_env(DATABASE_URL=target_url(shared_target))
+    command = [sys.executable, "-c", MIGRATE_ONE, tenant_id, str(source.directory)]
+
+    processes = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    # The last line is the script's (yoyo prints what a migration's SELECT returns).
+    outputs = sorted(process.communicate(timeout=60)[0].strip().splitlines()[-1] for process in processes)
+
+    assert [process.returncode for process in processes] == [0, 0]
+    assert outputs == ["applied 0002_slow", "up to date"]
+    assert history(shared, tenant_id) == [(FIRST, 1), ("0002_slow", 2)]
+
+
+def test_tenant_commands_from_the_command_line(
+    shared_target: PostgresTarget, shared: PostgresSession, new_tenant_id: NewTenantId
+) -> None:
+    url = target_url(shared_target)
+    acme, beta = new_tenant_id("acme"), new_tenant_id("beta")
+
+    created = [cli("tenant-create", tenant_id, DATABASE_URL=url) for tenant_id in (acme, beta)]
+    refused = cli("tenant-create", "acme; DROP SCHEMA public CASCADE", DATABASE_URL=url)
+    rolled_back = cli("rollback", "--tenant", beta, DATABASE_URL=url)
+    summary = cli("tenants", DATABASE_URL=url)
+    migrated = cli("migrate", DATABASE_URL=url)
+    status = cli("status", "--tenant", beta, DATABASE_URL=url)
+    again = cli("migrate-tenants", "--concurrency", "2", DATABASE_URL=url)
+    one = cli("migrate-tenant", acme, DATABASE_URL=url)
+
+    assert [c.returncode for c in created] == [0, 0], [c.stderr for c in created]
+    assert f"Created tenant {acme}; applied 1 migration(s):\n  {FIRST}" in created[0].stdout
+    assert refused.returncode == 1
+    assert refused.stderr.strip().startswith(
+        "error: tenant id 'acme; DROP SCHEMA public CASCADE' is not valid"
+    )
+    assert rolled_back.returncode == 0
+    assert f"Tenants: 2\nUp to date: 1\nPending migrations: 1\n  {beta}\nFailed last run: 0" in summary.stdout
+    assert migrated.returncode == 0, migrated.stderr
+    assert "Applied 1 migration(s) in batch 1" in migrated.stdout  # the shared schema first
+    assert "Tenants: 2 in all, 1 migrated, 1 already up to date, 0 failed." in migrated.stdout
+    assert f"Tenant: {beta}\nCompleted: 1\n  {FIRST}  batch 1" in status.stdout
+    assert "Tenants: 2 in all, 0 migrated, 2 already up to date, 0 failed." in again.stdout
+    assert one.stdout.strip() == f"Nothing to migrate: tenant {acme} is up to date."
+
+
+def test_migrate_exits_non_zero_and_names_the_failed_tenant(
+    shared_target: PostgresTarget, shared: PostgresSession, new_tenant_id: NewTenantId
+) -> None:
+    url = target_url(shared_target)
+    good, bad = new_tenant_id("good"), new_tenant_id("bad")
+    for tenant_id in (good, bad):
+        assert cli("tenant-create", tenant_id, DATABASE_URL=url).returncode == 0
+    # Forget the bad tenant's history while its users table stays: applying
+    # 0001 again then conflicts with that table.
+    shared.execute(f'DELETE FROM "tenant_{bad}".schema_migrations')
+
+    result = cli("migrate-tenants", DATABASE_URL=url)
+
+    assert result.returncode == 1
+    assert "1 failed" in result.stdout
+    assert f"FAILED {bad}: migration " in result.stdout
+    assert 'relation "users" already exists' in result.stdout
+    with session_scope(shared_target) as session:
+        assert session.execute("SELECT id, last_outcome FROM tenants ORDER BY id") == sorted(
+            [(good, "applied"), (bad, "failed")]
+        )
+{%- if cookiecutter.database == "postgresql+sqlite" %}
+
+
+def test_tenant_commands_on_sqlite_say_they_need_postgresql(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'service.db'}"
+
+    for command in (
+        ["tenant-create", "acme"],
+        ["migrate-tenants"],
+        ["tenants"],
+        ["status", "--tenant", "acme"],
+    ):
+        result = cli(*command, DATABASE_URL=url)
+        assert result.returncode == 1, command
+        assert result.stderr.strip().startswith("error: schema-per-tenant needs PostgreSQL"), result.stderr
+{%- endif %}

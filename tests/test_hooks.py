@@ -167,7 +167,8 @@ def test_post_gen_removes_the_unused_dialect_and_empty_directories(
 
 def test_post_gen_removes_directories_left_empty_by_pruning(load_hook: HookLoader, tmp_path: Path) -> None:
     hook = load_hook("post_gen_project", database="postgresql+sqlite", tenancy="single")
-    project = _project(tmp_path / "project", ["src/auth_service/db/tenants.py", "tests/test_tenants.py"])
+    tenant_only = [path.format(package="auth_service") for path in hook.PRUNE[("tenancy", "single")]]
+    project = _project(tmp_path / "project", tenant_only)
 
     hook.prune(project, hook.read_answers())
 

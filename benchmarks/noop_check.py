@@ -18,20 +18,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cookiecutter.main import cookiecutter
+from common import DEFAULT_SERVER, PACKAGE, bake, fresh_postgres_database, median_ms
 
-TEMPLATE = Path(__file__).resolve().parents[1]
 COMBINATIONS = [
     ("postgresql+sqlite", "single"),
     ("postgresql", "single"),
@@ -39,44 +35,6 @@ COMBINATIONS = [
     ("postgresql+sqlite", "schema-per-tenant"),
     ("postgresql", "schema-per-tenant"),
 ]
-PACKAGE = "auth_service"
-DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def median_ms(action: Callable[[], object], runs: int) -> float:
-    action()  # warm caches and imports once
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
-
-
-def bake(output: Path, database: str, tenancy: str) -> Path:
-    return Path(
-        cookiecutter(
-            str(TEMPLATE),
-            no_input=True,
-            output_dir=str(output),
-            extra_context={"database": database, "tenancy": tenancy},
-        )
-    )
-
-
-@contextmanager
-def fresh_postgres_database(server_url: str) -> Iterator[str]:
-    import psycopg
-
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base, _, _ = server_url.rpartition("/")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def noop_figures(

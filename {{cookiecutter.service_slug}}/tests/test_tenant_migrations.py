@@ -223,6 +223,9 @@ def test_creating_a_tenant_is_all_or_nothing(
 
     assert f"tenant_{tenant_id}" not in schema_names(shared)
     assert shared.execute("SELECT count(*) FROM tenants") == [(0,)]
+    # The failed creation released its migration lock: the session holds none.
+    held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+    assert shared.execute(held) == [(0,)]
 
 
 def test_an_existing_tenant_or_an_unregistered_schema_is_refused_and_kept(

@@ -16,10 +16,12 @@ from .session import MissingTable, Session, as_datetime
 TABLE: Final = "schema_migrations"
 
 CREATE_TABLE: Final = {
+    # Bounded VARCHARs keep rows short enough that PostgreSQL creates no TOAST
+    # table: two relations fewer to create in every tenant schema.
     "postgresql": f"""
         CREATE TABLE IF NOT EXISTS {TABLE} (
-            id TEXT PRIMARY KEY,
-            checksum TEXT NOT NULL,
+            id VARCHAR(255) PRIMARY KEY,
+            checksum VARCHAR(64) NOT NULL,
             batch INTEGER NOT NULL,
             applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
             duration_ms INTEGER NOT NULL
@@ -56,6 +58,25 @@ def applied_ids(session: Session) -> set[str]:
         return set()
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """What the runner needs to know before applying, read in one query."""
+
+    applied: frozenset[str]
+    last_batch: int
+    table_exists: bool
+
+
+def snapshot(session: Session) -> Snapshot:
+    try:
+        rows = session.execute(f"SELECT id, batch FROM {TABLE}")  # noqa: S608
+    except MissingTable:
+        return Snapshot(frozenset(), 0, table_exists=False)
+    return Snapshot(
+        frozenset(row[0] for row in rows), max((row[1] for row in rows), default=0), table_exists=True
+    )
+
+
 def applied_migrations(session: Session) -> list[AppliedMigration]:
     """Applied migrations in the order they were applied."""
     try:
@@ -74,12 +95,6 @@ def applied_migrations(session: Session) -> list[AppliedMigration]:
         )
         for row in rows
     ]
-
-
-def last_batch(session: Session) -> int:
-    """The highest batch number, 0 when nothing is applied."""
-    rows = session.execute(f"SELECT coalesce(max(batch), 0) FROM {TABLE}")  # noqa: S608
-    return int(rows[0][0])
 
 
 def record(session: Session, name: str, *, checksum: str, batch: int, duration_ms: int) -> None:

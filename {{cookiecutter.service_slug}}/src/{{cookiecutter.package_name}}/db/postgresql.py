@@ -67,30 +67,32 @@ class PostgresSession:
 
     @contextmanager
     def migration_lock(self, timeout: float) -> Iterator[None]:
-        if timeout > 0:
-            # lock_timeout bounds the wait for the advisory lock; it is reset
-            # at once so that it never applies to the migrations themselves.
-            self._connection.execute(
-                "SELECT set_config('lock_timeout', %s, false)", (f"{int(timeout * 1000)}ms",)
-            )
-            try:
-                self._connection.execute(f"SELECT pg_advisory_lock({LOCK_KEY_SQL})")
-            except pg_errors.LockNotAvailable:
-                raise MigrationLockTimeoutError(
-                    f"another process held the migration lock for more than {timeout:g} s "
-                    "(MIGRATION_LOCK_TIMEOUT); it is released when that process ends"
-                ) from None
-            finally:
-                self._connection.execute("RESET lock_timeout")
-        else:
-            row = self._connection.execute(f"SELECT pg_try_advisory_lock({LOCK_KEY_SQL})").fetchone()
-            if not row or not row[0]:
-                raise MigrationLockTimeoutError("another process holds the migration lock")
+        # Most of the time nobody holds it: one round trip, no timeout to set.
+        row = self._connection.execute(f"SELECT pg_try_advisory_lock({LOCK_KEY_SQL})").fetchone()
+        if not row or not row[0]:
+            self._wait_for_lock(timeout)
         try:
             yield
         finally:
             if not self._connection.closed:
                 self._connection.execute(f"SELECT pg_advisory_unlock({LOCK_KEY_SQL})")
+
+    def _wait_for_lock(self, timeout: float) -> None:
+        if timeout <= 0:
+            raise MigrationLockTimeoutError("another process holds the migration lock")
+        # lock_timeout bounds the wait for the advisory lock; it is reset at
+        # once so that it never applies to the migrations themselves.
+        wait_ms = f"{int(timeout * 1000)}ms"
+        self._connection.execute("SELECT set_config('lock_timeout', %s, false)", (wait_ms,))
+        try:
+            self._connection.execute(f"SELECT pg_advisory_lock({LOCK_KEY_SQL})")
+        except pg_errors.LockNotAvailable:
+            raise MigrationLockTimeoutError(
+                f"another process held the migration lock for more than {timeout:g} s "
+                "(MIGRATION_LOCK_TIMEOUT); it is released when that process ends"
+            ) from None
+        finally:
+            self._connection.execute("RESET lock_timeout")
 
     def migration_backend(self) -> DatabaseBackend:
         if self._backend is None:
@@ -125,6 +127,11 @@ def _adopting_backend_class() -> type[Any]:
 
     class AdoptedConnectionBackend(PostgresqlPsycopgBackend):  # type: ignore[misc]
         _driver = psycopg
+        # yoyo wraps each step, and each migration, in a savepoint of its own:
+        # two round trips per statement. They matter only to a step that
+        # ignores its errors; otherwise any error rolls back the migration's
+        # whole transaction anyway. The runner turns them on when needed.
+        savepoints = True
 
         def __init__(self, connection: Connection) -> None:
             self._adopted = connection
@@ -132,6 +139,18 @@ def _adopting_backend_class() -> type[Any]:
 
         def connect(self, dburi: Any) -> Connection:
             return self._adopted
+
+        def savepoint(self, id: str) -> None:
+            if self.savepoints:
+                super().savepoint(id)
+
+        def savepoint_release(self, id: str) -> None:
+            if self.savepoints:
+                super().savepoint_release(id)
+
+        def savepoint_rollback(self, id: str) -> None:
+            if self.savepoints:
+                super().savepoint_rollback(id)
 
     return AdoptedConnectionBackend
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import MigrationError
 from . import history
@@ -94,16 +95,32 @@ def run_migrations(
     source = source or MigrationSource.for_dialect(session.dialect)
     if not pending_migrations(session, source):
         return MigrationResult(applied=[], batch=None)
+    return apply_pending(session, source, lock_timeout=lock_timeout, log_level=log_level)
+
+
+def apply_pending(
+    session: Session,
+    source: MigrationSource,
+    *,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    log_level: int = logging.INFO,
+) -> MigrationResult:
+    """Take the lock, then apply whatever is pending: `run_migrations` without
+    its lock-free first look, for a caller that has just seen pending work."""
     with session.migration_lock(lock_timeout):
         # Another process may have migrated while we waited for the lock.
-        history.ensure_table(session)
-        pending = pending_migrations(session, source)
+        state = history.snapshot(session)
+        pending = [name for name in source.migration_ids() if name not in state.applied]
         if not pending:
             return MigrationResult(applied=[], batch=None)
-        batch = history.last_batch(session) + 1
+        batch = state.last_batch + 1
         backend = session.migration_backend()
+        # A first run creates the bookkeeping table in the first migration's
+        # own transaction: one commit fewer per fresh schema.
+        create_history = not state.table_exists
         for name in pending:
-            _apply(session, backend, source, name, batch, log_level)
+            _apply(session, backend, source, name, batch, log_level, create_history=create_history)
+            create_history = False
         return MigrationResult(applied=pending, batch=batch)
 
 
@@ -143,11 +160,16 @@ def _apply(
     name: str,
     batch: int,
     log_level: int,
+    *,
+    create_history: bool,
 ) -> None:
     path = source.path(name)
     log.log(log_level, "Applying migration %s (batch %d)", name, batch)
     started = time.perf_counter()
     migration = _load(source, name)
+    # Inside a caller's transaction (a tenant being created) a failed step must
+    # roll back to its savepoint, so that the lock can still be released.
+    backend.savepoints = backend._in_transaction or _ignores_errors(migration.steps)
     checksum = source.checksum(name)
     # yoyo's own flag: set when the caller already opened a transaction (a
     # tenant being created), where yoyo nests each migration in a savepoint.
@@ -160,6 +182,8 @@ def _apply(
     try:
         if migration.use_transactions:
             with backend.transaction():
+                if create_history:
+                    history.ensure_table(session)
                 migration.process_steps(backend, "apply")
                 history.record(
                     session, name, checksum=checksum, batch=batch, duration_ms=_ms_since(started)
@@ -167,6 +191,8 @@ def _apply(
         else:
             # `-- transactional: false` (e.g. CREATE INDEX CONCURRENTLY) cannot
             # run in a transaction, so its record is committed right after it.
+            if create_history:
+                history.ensure_table(session)
             migration.process_steps(backend, "apply")
             with session.transaction():
                 history.record(
@@ -186,6 +212,7 @@ def _roll_back(
     log.info("Rolling back migration %s (batch %d)", name, batch)
     started = time.perf_counter()
     migration = _load(source, name)
+    backend.savepoints = _ignores_errors(migration.steps)
     try:
         with backend.transaction():
             migration.process_steps(backend, "rollback")
@@ -203,6 +230,18 @@ def _load(source: MigrationSource, name: str) -> Migration:
         return source.load(name)
     except Exception as error:  # yoyo lets errors from a Python migration through as they are
         raise MigrationError(f"migration {_shown(source.path(name))} could not be read: {error}") from error
+
+
+def _ignores_errors(steps: Iterable[Any]) -> bool:
+    """Whether any step carries yoyo's `ignore_errors`: only such a step needs
+    the savepoint yoyo puts around every step (see the PostgreSQL backend)."""
+    for step in steps:
+        if getattr(step, "ignore_errors", None) is not None:
+            return True
+        group = getattr(getattr(step, "step", None), "steps", None)
+        if group is not None and _ignores_errors(group):
+            return True
+    return False
 
 
 def _check_rollback_files(source: MigrationSource, names: list[str]) -> None:

@@ -36,6 +36,7 @@ from .runner import (
     DEFAULT_LOCK_TIMEOUT,
     MigrationStatus,
     RollbackResult,
+    apply_pending,
     get_migration_status,
     rollback_migrations,
     run_migrations,
@@ -277,7 +278,7 @@ def _migrate_in_schema(
 ) -> TenantResult:
     started = time.perf_counter()
     try:
-        result = run_migrations(session, source, lock_timeout=lock_timeout, log_level=log_level)
+        result = apply_pending(session, source, lock_timeout=lock_timeout, log_level=log_level)
     except (ServiceError, psycopg.Error) as error:
         return _failed(tenant_id, error, started)
     if not result.applied:

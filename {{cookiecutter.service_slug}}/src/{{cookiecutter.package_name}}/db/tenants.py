@@ -71,11 +71,14 @@ def enter_tenant_schema(session: PostgresSession, tenant_id: str, *, local: bool
     session (a migration runner's own connection), or with `local` for the
     current transaction only."""
     schema = tenant_schema(tenant_id)
-    statement = "SET LOCAL search_path TO {}" if local else "SET search_path TO {}"
-    session.execute(sql.SQL(statement).format(tenant_schema_identifier(tenant_id)))
-    # A schema that does not exist is accepted by SET, and only shows up as
-    # current_schema() being NULL.
-    if session.execute("SELECT current_schema()")[0][0] != schema:
+    # One round trip: the path is set only if the schema exists (a SET would
+    # accept a missing one). quote_ident makes the value an identifier on the
+    # server; the schema name itself travels as a parameter, never as SQL.
+    rows = session.execute(
+        "SELECT set_config('search_path', quote_ident(nspname), %s) FROM pg_namespace WHERE nspname = %s",
+        (local, schema),
+    )
+    if not rows:
         raise UnknownTenantError(f"tenant {tenant_id!r} has no schema {schema!r} in this database")
 
 

@@ -1,0 +1,251 @@
+"""Benchmark: migrating many tenant schemas, ours against yoyo and a raw floor.
+
+Run from the template root with `make bench-tenants` (or
+`poetry run python benchmarks/tenant_migrations.py --tenants 1000`). It bakes a
+`postgresql` + `schema-per-tenant` service, and for each method below creates a
+fresh database holding N registered, empty tenant schemas (not timed), then
+times migrating all of them in a child process of its own:
+
+- ours: the baked service's `run_all_tenant_migrations` (migrate-all), with
+  its default concurrency unless --concurrency says otherwise;
+- the floor: raw psycopg executing the same migration SQL, one transaction per
+  tenant, on as many connections as ours uses, with no bookkeeping at all;
+- yoyo: its Python API in-process, one backend per tenant (`?schema=`),
+  sequential, on the first --yoyo-tenants tenants (it is slow; the figure is
+  per tenant either way).
+
+Then, on ours' migrated tenants, the no-op check across all N up-to-date
+tenants (a whole `run_all_tenant_migrations` that finds nothing to do), and
+ours' peak memory (max RSS of the child process) at N and at 10 tenants.
+PostgreSQL comes from TEST_DATABASE_URL (default: the local server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from common import DEFAULT_SERVER, PACKAGE, bake, fresh_postgres_database
+
+# Tenant schemas made per transaction while preparing (not timed).
+PREPARE_CHUNK = 200
+NOOP_RUNS = 5
+
+
+def tenant_ids(count: int) -> list[str]:
+    return [f"bench{number:05d}" for number in range(count)]
+
+
+def prepare(url: str, count: int, registry_sql: str) -> None:
+    """N registered tenants whose schemas exist and are empty."""
+    import psycopg
+    from psycopg import sql
+
+    ids = tenant_ids(count)
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(registry_sql)
+        for start in range(0, count, PREPARE_CHUNK):
+            chunk = ids[start : start + PREPARE_CHUNK]
+            with connection.transaction():
+                for tenant_id in chunk:
+                    connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(f"tenant_{tenant_id}")))
+                connection.execute(
+                    "INSERT INTO tenants (id, schema_name) SELECT id, 'tenant_' || id FROM unnest(%s::text[]) AS id",
+                    (chunk,),
+                )
+
+
+def migrated_tenants(url: str) -> int:
+    """How many tenant schemas hold the users table: proof that the work was done."""
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        row = connection.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname LIKE 'tenant\\_bench%%' AND tablename = 'users'"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def max_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+
+def child_ours(url: str, count: int, concurrency: int | None, noop: bool) -> dict[str, Any]:
+    from auth_service.config import DEFAULT_TENANT_CONCURRENCY
+    from auth_service.db.target import parse_database_url
+    from auth_service.db.tenant_runner import run_all_tenant_migrations
+
+    target = parse_database_url(url)
+    workers = concurrency or DEFAULT_TENANT_CONCURRENCY
+    started = time.perf_counter()
+    report = run_all_tenant_migrations(target, concurrency=workers)
+    elapsed = time.perf_counter() - started
+    assert report.ok and len(report.migrated) == count, report.failed[:3]
+    figures: dict[str, Any] = {"seconds": elapsed, "concurrency": workers, "max_rss_mb": max_rss_mb()}
+    if noop:
+        samples = []
+        for _ in range(NOOP_RUNS):
+            started = time.perf_counter()
+            again = run_all_tenant_migrations(target, concurrency=workers)
+            samples.append(time.perf_counter() - started)
+            assert again.up_to_date == count and not again.migrated
+        figures["noop_seconds"] = statistics.median(samples)
+    return figures
+
+
+def child_floor(url: str, count: int, concurrency: int, migrations: Path) -> dict[str, Any]:
+    import psycopg
+    from psycopg import sql
+
+    script = "\n".join(
+        path.read_text() for path in sorted(migrations.glob("*.sql")) if not path.name.endswith(".rollback.sql")
+    )
+    work: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+    for tenant_id in tenant_ids(count):
+        work.put(f"tenant_{tenant_id}")
+    for _ in range(concurrency):
+        work.put(None)
+
+    def worker() -> None:
+        with psycopg.connect(url, autocommit=True) as connection:
+            while (schema := work.get()) is not None:
+                with connection.transaction():
+                    connection.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
+                    connection.execute(script.encode())  # the whole file, as one simple query
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"seconds": time.perf_counter() - started, "concurrency": concurrency, "max_rss_mb": max_rss_mb()}
+
+
+def child_yoyo(url: str, count: int, migrations: Path) -> dict[str, Any]:
+    from yoyo import get_backend, read_migrations
+
+    yoyo_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    parsed = read_migrations(str(migrations))  # parsed once, to be fair to yoyo
+    started = time.perf_counter()
+    for tenant_id in tenant_ids(count):
+        backend = get_backend(f"{yoyo_url}?schema=tenant_{tenant_id}")
+        with backend.lock():
+            backend.apply_migrations(backend.to_apply(parsed))
+        backend.connection.close()
+    return {"seconds": time.perf_counter() - started, "concurrency": 1, "max_rss_mb": max_rss_mb()}
+
+
+def run_child(project_src: Path, *arguments: str) -> dict[str, Any]:
+    environment = {**os.environ, "PYTHONPATH": str(project_src)}
+    completed = subprocess.run(
+        [sys.executable, __file__, "--child", *arguments],
+        env=environment,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    figures: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def measure(
+    server_url: str,
+    project_src: Path,
+    registry_sql: str,
+    count: int,
+    method: str,
+    *extra: str,
+) -> dict[str, Any]:
+    with fresh_postgres_database(server_url) as url:
+        prepare(url, count, registry_sql)
+        figures = run_child(project_src, method, url, str(count), *extra)
+        figures["migrated"] = migrated_tenants(url)
+    assert figures["migrated"] == count, f"{method}: {figures['migrated']} of {count} tenants migrated"
+    return figures
+
+
+def per_tenant_ms(figures: dict[str, Any], count: int) -> float:
+    return float(figures["seconds"]) * 1000 / count
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tenants", type=int, default=1000, help="tenant count N (default 1000)")
+    parser.add_argument("--yoyo-tenants", type=int, default=200, help="tenants yoyo migrates (default 200)")
+    parser.add_argument("--concurrency", type=int, default=None, help="ours and the floor (default: ours')")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child_main(args.child)
+
+    server_url = os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER)
+    count = args.tenants
+    with tempfile.TemporaryDirectory() as scratch:
+        project = bake(Path(scratch), "postgresql", "schema-per-tenant")
+        project_src = project / "src"
+        sys.path.insert(0, str(project_src))
+        from auth_service.db.tenant_registry import CREATE_TABLE
+
+        def figures_for(tenants: int, method: str, *extra: str) -> dict[str, Any]:
+            return measure(server_url, project_src, CREATE_TABLE, tenants, method, *extra)
+
+        concurrency = [str(args.concurrency)] if args.concurrency else []
+        ours = figures_for(count, "ours", "noop", *concurrency)
+        floor = figures_for(count, "floor", str(ours["concurrency"]))
+        yoyo_count = min(count, args.yoyo_tenants)
+        yoyo = figures_for(yoyo_count, "yoyo")
+        small = figures_for(10, "ours", "-", *concurrency)
+
+    ours_ms, floor_ms = per_tenant_ms(ours, count), per_tenant_ms(floor, count)
+    yoyo_ms = per_tenant_ms(yoyo, yoyo_count)
+    print(f"Migrating {count} fresh tenant schemas ({os.cpu_count()} cores; each method on a database of its own):")
+    report: list[tuple[str, float, dict[str, Any]]] = [
+        (f"ours, migrate-all, {ours['concurrency']} connections", ours_ms, ours),
+        (f"raw psycopg floor, {floor['concurrency']} connections", floor_ms, floor),
+        (f"yoyo API in-process, sequential ({yoyo_count} tenants)", yoyo_ms, yoyo),
+    ]
+    for label, ms, figures in report:
+        print(
+            f"  {label:<48} {ms:7.2f} ms per tenant  ({float(figures['seconds']):6.1f} s, "
+            f"{ms / floor_ms:4.2f}x the floor)"
+        )
+    print(
+        f"No-op check across {count} up-to-date tenants (whole migrate-all, median of {NOOP_RUNS}): "
+        f"{float(ours['noop_seconds']) * 1000:.0f} ms"
+    )
+    print(
+        f"Peak memory of ours (max RSS): {float(ours['max_rss_mb']):.1f} MB at N={count}, "
+        f"{float(small['max_rss_mb']):.1f} MB at N=10 ({float(ours['max_rss_mb']) / float(small['max_rss_mb']):.2f}x)"
+    )
+    return 0
+
+
+def child_main(arguments: list[str]) -> int:
+    method, url, count_text, *rest = arguments
+    count = int(count_text)
+    migrations = Path(__import__(PACKAGE).__file__ or "").parent / "migrations" / "postgresql"
+    actions: dict[str, Callable[[], dict[str, Any]]] = {
+        "ours": lambda: child_ours(url, count, int(rest[1]) if len(rest) > 1 else None, rest[0] == "noop"),
+        "floor": lambda: child_floor(url, count, int(rest[0]), migrations),
+        "yoyo": lambda: child_yoyo(url, count, migrations),
+    }
+    print(json.dumps(actions[method]()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -60,9 +60,12 @@ def prepare(url: str, count: int, registry_sql: str) -> None:
             chunk = ids[start : start + PREPARE_CHUNK]
             with connection.transaction():
                 for tenant_id in chunk:
-                    connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(f"tenant_{tenant_id}")))
+                    connection.execute(
+                        sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(f"tenant_{tenant_id}"))
+                    )
                 connection.execute(
-                    "INSERT INTO tenants (id, schema_name) SELECT id, 'tenant_' || id FROM unnest(%s::text[]) AS id",
+                    "INSERT INTO tenants (id, schema_name) "
+                    "SELECT id, 'tenant_' || id FROM unnest(%s::text[]) AS id",
                     (chunk,),
                 )
 
@@ -111,7 +114,9 @@ def child_floor(url: str, count: int, concurrency: int, migrations: Path) -> dic
     from psycopg import sql
 
     script = "\n".join(
-        path.read_text() for path in sorted(migrations.glob("*.sql")) if not path.name.endswith(".rollback.sql")
+        path.read_text()
+        for path in sorted(migrations.glob("*.sql"))
+        if not path.name.endswith(".rollback.sql")
     )
     work: queue.SimpleQueue[str | None] = queue.SimpleQueue()
     for tenant_id in tenant_ids(count):
@@ -183,7 +188,9 @@ def per_tenant_ms(figures: dict[str, Any], count: int) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tenants", type=int, default=1000, help="tenant count N (default 1000)")
     parser.add_argument("--yoyo-tenants", type=int, default=200, help="tenants yoyo migrates (default 200)")
     parser.add_argument("--concurrency", type=int, default=None, help="ours and the floor (default: ours')")
@@ -212,7 +219,7 @@ def main() -> int:
 
     ours_ms, floor_ms = per_tenant_ms(ours, count), per_tenant_ms(floor, count)
     yoyo_ms = per_tenant_ms(yoyo, yoyo_count)
-    print(f"Migrating {count} fresh tenant schemas ({os.cpu_count()} cores; each method on a database of its own):")
+    print(f"Migrating {count} fresh tenant schemas ({os.cpu_count()} cores; a database per method):")
     report: list[tuple[str, float, dict[str, Any]]] = [
         (f"ours, migrate-all, {ours['concurrency']} connections", ours_ms, ours),
         (f"raw psycopg floor, {floor['concurrency']} connections", floor_ms, floor),
@@ -227,9 +234,10 @@ def main() -> int:
         f"No-op check across {count} up-to-date tenants (whole migrate-all, median of {NOOP_RUNS}): "
         f"{float(ours['noop_seconds']) * 1000:.0f} ms"
     )
+    peak, peak_small = float(ours["max_rss_mb"]), float(small["max_rss_mb"])
     print(
-        f"Peak memory of ours (max RSS): {float(ours['max_rss_mb']):.1f} MB at N={count}, "
-        f"{float(small['max_rss_mb']):.1f} MB at N=10 ({float(ours['max_rss_mb']) / float(small['max_rss_mb']):.2f}x)"
+        f"Peak memory of ours (max RSS): {peak:.1f} MB at N={count}, "
+        f"{peak_small:.1f} MB at N=10 ({peak / peak_small:.2f}x)"
     )
     return 0
 

@@ -35,7 +35,7 @@ from {{ cookiecutter.package_name }}.db.target import (
 from {{ cookiecutter.package_name }}.errors import ServiceError
 
 
-def _postgres_server() -> PostgresTarget:
+def postgres_server() -> PostgresTarget:
     """The server named by TEST_DATABASE_URL, or a skip (a failure when required)."""
     required = os.environ.get("REQUIRE_POSTGRES") == "1"
     url = os.environ.get("TEST_DATABASE_URL", "")
@@ -73,7 +73,7 @@ def make_target(dialect: Dialect, tmp_path: Path) -> Iterator[DatabaseTarget]:
     if dialect == "sqlite":
         yield SqliteTarget(path=str(tmp_path / "test.db"))
     else:
-        with postgres_schema_target(_postgres_server()) as target:
+        with postgres_schema_target(postgres_server()) as target:
             yield target
 
 
@@ -144,7 +144,7 @@ def cli(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def shared_target() -> Iterator[PostgresTarget]:
     """A fresh shared schema (where the tenant registry lives) on the test server."""
-    with postgres_schema_target(_postgres_server()) as target:
+    with postgres_schema_target(postgres_server()) as target:
         yield target
 
 

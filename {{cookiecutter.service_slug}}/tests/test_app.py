@@ -9,6 +9,9 @@ import time
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
 from collections.abc import Callable
 {%- endif %}
+{%- if cookiecutter.database != "sqlite" %}
+from dataclasses import replace
+{%- endif %}
 {%- if cookiecutter.database != "postgresql" %}
 from pathlib import Path
 {%- endif %}
@@ -22,7 +25,7 @@ from {{ cookiecutter.package_name }}.config import Settings, load_settings
 from {{ cookiecutter.package_name }}.db.postgresql import PostgresSession
 {%- endif %}
 from {{ cookiecutter.package_name }}.db.runner import run_migrations
-from {{ cookiecutter.package_name }}.db.session import MissingTable, session_scope
+from {{ cookiecutter.package_name }}.db.session import MissingTable, {% if cookiecutter.database != "sqlite" %}open_session, {% endif %}session_scope
 from {{ cookiecutter.package_name }}.db.target import DatabaseTarget
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}, PostgresTarget{% endif %}
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
@@ -31,7 +34,7 @@ from {{ cookiecutter.package_name }}.db.tenant_runner import create_tenant, roll
 from {{ cookiecutter.package_name }}.errors import DatabaseUnavailableError
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}, MigrationError{% endif %}
 from {{ cookiecutter.package_name }}.startup import prepare_database
-from conftest import target_url
+from conftest import {% if cookiecutter.database != "sqlite" %}postgres_server, {% endif %}target_url
 
 
 def settings_for(target: DatabaseTarget, **variables: str) -> Settings:
@@ -114,6 +117,17 @@ def test_startup_gives_up_on_an_unreachable_server_after_its_wait_without_the_pa
     assert time.monotonic() - started < 10
     assert "s3cret-pw" not in str(raised.value)
     assert "postgresql://svc@127.0.0.1:1/app" in str(raised.value)
+
+
+def test_a_missing_database_fails_at_once_instead_of_waiting() -> None:
+    missing = replace(postgres_server(), dbname="no_database_has_this_name")
+    started = time.monotonic()
+
+    with pytest.raises(DatabaseUnavailableError, match="does not exist"):
+        open_session(missing, wait=60)
+
+    # Far below the 60 s wait: the server's refusal is not retried.
+    assert time.monotonic() - started < 30
 {%- endif %}
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
 

@@ -28,6 +28,7 @@ Connection = psycopg.Connection[Row]
 # shutting down. Anything else the server answers (a wrong password, a missing
 # database) will not fix itself, so it fails at once.
 TRANSIENT_SQLSTATES = frozenset({"57P03", "57P01", "53300"})
+TRANSIENT_FATAL_PHRASES = ("is starting up", "is shutting down", "in recovery mode", "too many clients")
 
 # One advisory lock per database and schema: replicas migrating the same schema
 # queue up, while tenants in different schemas never block each other. A
@@ -165,7 +166,7 @@ def connect(target: PostgresTarget, *, wait: float = 0.0) -> Connection:
             conninfo = make_conninfo("", **target.connect_kwargs(), connect_timeout=timeout)
             connection: Connection = psycopg.connect(conninfo, autocommit=True)
         except psycopg.OperationalError as error:
-            transient = error.sqlstate is None or error.sqlstate in TRANSIENT_SQLSTATES
+            transient = _is_transient(error)
             if not transient or time.monotonic() + 0.5 > deadline:
                 raise DatabaseUnavailableError(
                     f"cannot connect to {target.describe()}"
@@ -209,6 +210,21 @@ class PostgresSessionPool:
     def session(self) -> Iterator[PostgresSession]:
         with self._pool.connection() as connection:
             yield PostgresSession(connection)
+
+
+def _is_transient(error: psycopg.OperationalError) -> bool:
+    """Worth waiting out: no answer from the server yet, or it is starting up.
+
+    libpq reports a refused connection attempt without a SQLSTATE, so a
+    server's own refusal (a missing database, a wrong password) is told apart
+    by its FATAL line: those fail at once instead of after the whole wait.
+    """
+    if error.sqlstate is not None:
+        return error.sqlstate in TRANSIENT_SQLSTATES
+    text = str(error)
+    if "FATAL:" not in text:
+        return True  # refused, unreachable, timed out: the server may be coming up
+    return any(phrase in text for phrase in TRANSIENT_FATAL_PHRASES)
 
 
 def _reason(error: psycopg.Error, target: PostgresTarget) -> str:

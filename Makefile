@@ -28,10 +28,10 @@ DEMO_DIR := build
 DEMO_SLUG := auth-service
 RENDERED_HOOKS := build/rendered-hooks
 
-.PHONY: help lock install demo test lint bench clean
+.PHONY: help lock install demo test lint bench bench-tenants clean
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(CURDIR)/.tools/bin/poetry:
 	$(PYTHON) -m venv .tools
@@ -67,6 +67,9 @@ lint: $(ENVIRONMENT) ## Run ruff and mypy --strict on the tests and on rendered 
 
 bench: $(ENVIRONMENT) ## Print bake, migrate and no-op-check figures (needs the local PostgreSQL)
 	$(POETRY) run python benchmarks/noop_check.py
+
+bench-tenants: $(ENVIRONMENT) ## Print migrate-all figures for 1,000 tenants: ours, yoyo, raw floor
+	$(POETRY) run python benchmarks/tenant_migrations.py $(if $(TENANTS),--tenants $(TENANTS),)
 
 clean: ## Remove baked services, rendered hooks and caches (keeps .venv and .tools)
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

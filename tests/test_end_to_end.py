@@ -16,8 +16,12 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 from cookiecutter.main import cookiecutter
 
 from tests.hook_rendering import TEMPLATE_ROOT
@@ -107,3 +111,61 @@ def test_new_user_installs_migrates_rolls_back_and_runs(tmp_path: Path) -> None:
     assert ready == {"status": "ready"}
     assert "Database connected" in output
     assert "Database migrations completed (count: 1)" in output
+
+
+def test_a_schema_per_tenant_service_creates_migrates_and_rolls_back_tenants(tmp_path: Path) -> None:
+    project = Path(
+        cookiecutter(
+            str(TEMPLATE_ROOT),
+            no_input=True,
+            output_dir=str(tmp_path),
+            extra_context={"database": "postgresql", "tenancy": "schema-per-tenant"},
+        )
+    )
+    with fresh_database() as url:
+        env = {**user_environment(), "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+
+        migrated = make(project, "migrate", env=env)
+        created = [make(project, "tenant-create", f"TENANT={tenant}", env=env) for tenant in ("acme", "beta")]
+        rolled_back = make(project, "migrate-rollback", "TENANT=beta", env=env)
+        summary = make(project, "tenants-status", env=env)
+        all_tenants = make(project, "migrate-tenants", "CONCURRENCY=2", env=env)
+        beta_status = make(project, "migrate-status", "TENANT=beta", env=env)
+        refused = subprocess.run(
+            ["make", "--no-print-directory", "tenant-create", "TENANT=acme; DROP SCHEMA public CASCADE"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        with psycopg.connect(url) as connection:
+            schemas = connection.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname ~ '^(public$|tenant_)' ORDER BY 1"
+            ).fetchall()
+
+    assert "Applied 1 migration(s) in batch 1:" in migrated
+    assert "Tenants: 0 in all" in migrated
+    assert all("applied 1 migration(s)" in output for output in created)
+    assert "Rolled back 1 migration(s) of batch 1:" in rolled_back
+    assert "Up to date: 1\nPending migrations: 1\n  beta" in summary
+    assert "Tenants: 2 in all, 1 migrated, 1 already up to date, 0 failed." in all_tenants
+    assert "Tenant: beta\nCompleted: 1" in beta_status
+    assert refused.returncode != 0
+    assert "is not valid" in refused.stderr
+    assert schemas == [("public",), ("tenant_acme",), ("tenant_beta",)]
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """A new database on the test server for one baked service, dropped afterwards."""
+    server = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = f"e2e_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{server.rpartition('/')[0]}/{name}"
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

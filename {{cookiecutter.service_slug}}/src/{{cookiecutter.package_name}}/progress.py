@@ -33,6 +33,7 @@ class Progress:
         self._done = 0
         self._failed = 0
         self._last_report = time.monotonic()
+        self._reported = -1
 
     def start(self, total: int) -> None:
         self._total = total
@@ -46,15 +47,19 @@ class Progress:
             self._draw()
         elif now - self._last_report >= self._interval:
             self._last_report = now
-            log.info("%s", self._summary())
+            self._log()
 
     def finish(self) -> None:
         if self._terminal:
             self._draw()
             self._stream.write("\n")
             self._stream.flush()
-        elif self._total:
-            log.info("%s", self._summary())
+        elif self._total and self._reported != self._done:
+            self._log()
+
+    def _log(self) -> None:
+        self._reported = self._done
+        log.info("%s", self._summary())
 
     def _summary(self) -> str:
         failed = f", {self._failed} failed" if self._failed else ""

@@ -115,9 +115,9 @@ def create_tenant(
     started = time.perf_counter()
     with shared.transaction():
         shared_path = shared.execute("SELECT current_setting('search_path')")[0][0]
+        # The registry row goes in first: a second creator of the same id waits
+        # on it, then fails with "already exists" instead of racing.
         tenant_registry.register(shared, tenant_id)
-        # The registry row is inserted first: a second creator of the same id
-        # waits on it, then fails with "already exists" instead of racing.
         _create_schema(shared, tenant_id)
         enter_tenant_schema(shared, tenant_id, local=True)
         # Created up front so that the runner's first look finds it: inside
@@ -220,13 +220,15 @@ def _collect(
     *,
     keep: int,
 ) -> set[Future[TenantResult]]:
-    """Wait until at most `keep` runs are in flight; record the finished ones."""
+    """Wait until at most `keep` runs are in flight; record the finished ones
+    in the registry, one statement for all of them."""
+    attempted: list[TenantResult] = []
     while len(in_flight) > keep:
         done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-        results = [future.result() for future in done]
-        tenant_registry.record_outcomes(shared, [_outcome(result) for result in results])
-        for result in results:
-            finished(result)
+        for future in done:
+            attempted.append(future.result())
+            finished(attempted[-1])
+    tenant_registry.record_outcomes(shared, [_outcome(result) for result in attempted])
     return in_flight
 
 

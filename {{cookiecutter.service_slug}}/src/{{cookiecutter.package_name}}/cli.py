@@ -13,18 +13,24 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 
 from .config import Settings, load_settings
+from .db.drift import DriftError, accept_change, drift_message, find_drift
+from .db.dry_run import Plan, plan_migrations
 from .db.runner import MigrationStatus, get_migration_status, rollback_migrations, run_migrations
 from .db.scaffold import make_migration, make_seed
 from .db.seeds import run_seeds, seeds_directory
 from .db.session import Session, session_scope
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
 from .db.target import PostgresTarget
-from .db.tenant_runner import get_tenant_migration_status, rollback_tenant_migrations
+from .db.tenant_runner import (
+    accept_tenant_change,
+    get_tenant_migration_status,
+    rollback_tenant_migrations,
+)
 {%- endif %}
 from .errors import ServiceError
 from .logging_setup import configure_logging
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
-from .tenant_cli import add_tenant_commands, migrate_tenants
+from .tenant_cli import accept_in_tenants, add_tenant_commands, migrate_tenants, print_tenant_plan
 {%- endif %}
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -40,9 +46,17 @@ def connected(settings: Settings) -> AbstractContextManager[Session]:
     return session_scope(settings.database, wait=settings.connect_timeout)
 
 
-def migrate(_: argparse.Namespace, settings: Settings) -> int:
+def migrate(args: argparse.Namespace, settings: Settings) -> int:
     with connected(settings) as session:
-        result = run_migrations(session, lock_timeout=settings.migration_lock_timeout)
+        if args.dry_run:
+            print_plan(plan_migrations(session), settings)
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+            if isinstance(settings.database, PostgresTarget):
+                print_tenant_plan(session)
+{%- endif %}
+            return 0
+        check_drift(session, settings)
+        result = run_migrations(session, lock_timeout=settings.migration_lock_timeout, on_drift="ignore")
     if not result.applied:
         print(f"Nothing to migrate: {settings.database.describe()} is up to date.")
     else:
@@ -55,6 +69,51 @@ def migrate(_: argparse.Namespace, settings: Settings) -> int:
         return migrate_tenants(settings)
 {%- endif %}
     return 0
+
+
+def check_drift(session: Session, settings: Settings) -> None:
+    """Applied migrations whose files changed: refused in production, a warning elsewhere."""
+    drift = find_drift(session)
+    if not drift:
+        return
+    if settings.is_production:
+        raise DriftError(f"refusing to migrate in production: {drift_message(drift)}")
+    print(f"warning: {drift_message(drift)}", file=sys.stderr)
+
+
+def print_plan(plan: Plan, settings: Settings) -> None:
+    print(f"Dry run on {settings.database.describe()}: nothing is changed.")
+    if not plan.migrations:
+        print("Nothing to migrate.")
+        return
+    for migration in plan.migrations:
+        print(f"\n-- {migration.name} ({migration.path.name})")
+        for statement in migration.statements:
+            print(statement)
+    print(f"\n{len(plan.migrations)} migration(s) would be applied as batch {plan.batch}.")
+
+
+def accept(args: argparse.Namespace, settings: Settings) -> int:
+    with connected(settings) as session:
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+        if args.tenant:
+            checksum = accept_tenant_change(session, args.tenant, args.name)
+            print(_accepted(args.name, checksum, f"tenant {args.tenant}"))
+            return 0
+{%- endif %}
+        checksum = accept_change(session, args.name)
+    print(_accepted(args.name, checksum, settings.database.describe()))
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+    if isinstance(settings.database, PostgresTarget):
+        accept_in_tenants(settings, args.name)
+{%- endif %}
+    return 0
+
+
+def _accepted(name: str, checksum: str | None, where: str) -> str:
+    if checksum is None:
+        return f"Nothing to accept: {name} matches its file on {where}."
+    return f"Accepted the current content of {name} on {where} (checksum {checksum[:12]})."
 
 
 def rollback(args: argparse.Namespace, settings: Settings) -> int:
@@ -91,13 +150,17 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
     if args.tenant:
         print(f"Tenant: {args.tenant}")
 {%- endif %}
+    changed = {drift.name: drift.reason for drift in state.drift}
     print(f"Completed: {len(state.completed)}")
     for done in state.completed:
         applied_at = done.applied_at.strftime("%Y-%m-%d %H:%M:%S UTC")
-        print(f"  {done.name}  batch {done.batch}  applied {applied_at}")
+        mark = f"  DRIFT: file {changed[done.name]} since applied" if done.name in changed else ""
+        print(f"  {done.name}  batch {done.batch}  applied {applied_at}{mark}")
     print(f"Pending: {len(state.pending)}")
     for name in state.pending:
         print(f"  {name}")
+    if state.drift:
+        print(f"Drift: {drift_message(state.drift)}")
     return 0
 
 
@@ -159,13 +222,17 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(handler=handler)
         return command
 
-    add("migrate", migrate, MIGRATE_HELP, aliases=["migrate-latest"])
+    add("migrate", migrate, MIGRATE_HELP, aliases=["migrate-latest"]).add_argument(
+        "--dry-run", action="store_true", help="print the SQL that would run; change nothing"
+    )
+    accept_command = add("accept-migration", accept, "record an applied migration's changed file as intended")
+    accept_command.add_argument("name")
     rollback_command = add("rollback", rollback, "undo the last batch of migrations")
     rollback_command.add_argument("--all", action="store_true", help="undo every batch")
     {% if cookiecutter.tenancy == "schema-per-tenant" %}status_command = {% endif %}add("status", status, "show completed and pending migrations")
     {% if cookiecutter.tenancy == "schema-per-tenant" %}list_command = {% endif %}add("list", list_migrations, "list every migration with its state")
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
-    for command in (rollback_command, status_command, list_command):
+    for command in (rollback_command, status_command, list_command, accept_command):
         command.add_argument("--tenant", help="a tenant's schema instead of the shared one")
 {%- endif %}
     add("make-migration", new_migration, "create a migration and its rollback file").add_argument("name")

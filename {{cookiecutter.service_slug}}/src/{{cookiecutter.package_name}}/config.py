@@ -75,6 +75,11 @@ class Settings:
     def is_production(self) -> bool:
         return self.app_env == "production"
 
+    @property
+    def on_drift(self) -> Literal["refuse", "warn"]:
+        """An applied migration whose file changed stops a production migrate."""
+        return "refuse" if self.is_production else "warn"
+
 
 def load_settings(
     environ: Mapping[str, str] | None = None,

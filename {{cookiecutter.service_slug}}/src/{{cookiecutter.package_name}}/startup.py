@@ -36,7 +36,11 @@ def prepare_database(settings: Settings) -> list[str]:
                 )
             return []
         log.info("Running database migrations")
-        result = run_migrations(session, lock_timeout=settings.migration_lock_timeout)
+        result = run_migrations(
+            session,
+            lock_timeout=settings.migration_lock_timeout,
+            on_drift=settings.on_drift,
+        )
         log.info("Database migrations completed (count: %d)", len(result.applied))
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
     if settings.auto_migrate_tenants and isinstance(settings.database, PostgresTarget):
@@ -53,6 +57,7 @@ def migrate_tenants(settings: Settings, target: PostgresTarget) -> None:
         target,
         concurrency=settings.tenant_migration_concurrency,
         lock_timeout=settings.migration_lock_timeout,
+        on_drift=settings.on_drift,
     )
     log.info(
         "Tenant migrations completed (tenants: %d, migrated: %d, failed: %d)",

@@ -18,6 +18,7 @@ from .db.sources import MigrationSource
 from .db.target import PostgresTarget
 from .db.tenant_runner import (
     TenantResult,
+    accept_change_in_all_tenants,
     create_tenant,
     run_all_tenant_migrations,
     run_tenant_migrations,
@@ -56,6 +57,7 @@ def migrate_tenants(settings: Settings, concurrency: int | None = None) -> int:
         target,
         concurrency=concurrency or settings.tenant_migration_concurrency,
         lock_timeout=settings.migration_lock_timeout,
+        on_drift=settings.on_drift,
         on_start=progress.start,
         on_result=lambda result: progress.advance(failed=result.failed),
     )
@@ -79,7 +81,12 @@ def tenant_create(args: argparse.Namespace, settings: Settings) -> int:
 
 def migrate_tenant(args: argparse.Namespace, settings: Settings) -> int:
     with shared_session(settings) as session:
-        result = run_tenant_migrations(session, args.tenant, lock_timeout=settings.migration_lock_timeout)
+        result = run_tenant_migrations(
+            session,
+            args.tenant,
+            lock_timeout=settings.migration_lock_timeout,
+            on_drift=settings.on_drift,
+        )
     return _report_one(result)
 
 
@@ -99,6 +106,22 @@ def tenants_status(_: argparse.Namespace, settings: Settings) -> int:
         when = failed.failed_at.strftime("%Y-%m-%d %H:%M:%S UTC")
         print(f"  {failed.tenant_id}  {when}  {failed.error}")
     return 0
+
+
+def print_tenant_plan(session: Session) -> None:
+    """What a dry run says of the tenants: which ones the same files would migrate."""
+    summary = summarize(postgres_only(session), MigrationSource.for_dialect("postgresql").migration_ids())
+    print(
+        f"Tenants with pending migrations: {len(summary.pending)} of {summary.total} "
+        "(each would run its own pending files; make migrate-status TENANT=<id> lists them)."
+    )
+    _print_names(summary.pending)
+
+
+def accept_in_tenants(settings: Settings, name: str) -> None:
+    accepted = accept_change_in_all_tenants(postgres_target(settings), name)
+    print(f"Accepted the current content of {name} in {len(accepted)} tenant(s).")
+    _print_names(accepted)
 
 
 def add_tenant_commands(add: AddCommand) -> None:

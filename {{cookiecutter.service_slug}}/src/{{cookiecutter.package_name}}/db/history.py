@@ -7,6 +7,7 @@ transaction as the migration it records: both commit, or neither does.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -62,18 +63,22 @@ def applied_ids(session: Session) -> set[str]:
 class Snapshot:
     """What the runner needs to know before applying, read in one query."""
 
-    applied: frozenset[str]
+    checksums: Mapping[str, str]
     last_batch: int
     table_exists: bool
+
+    @property
+    def applied(self) -> frozenset[str]:
+        return frozenset(self.checksums)
 
 
 def snapshot(session: Session) -> Snapshot:
     try:
-        rows = session.execute(f"SELECT id, batch FROM {TABLE}")  # noqa: S608
+        rows = session.execute(f"SELECT id, batch, checksum FROM {TABLE}")  # noqa: S608
     except MissingTable:
-        return Snapshot(frozenset(), 0, table_exists=False)
+        return Snapshot({}, 0, table_exists=False)
     return Snapshot(
-        frozenset(row[0] for row in rows), max((row[1] for row in rows), default=0), table_exists=True
+        {row[0]: row[2] for row in rows}, max((row[1] for row in rows), default=0), table_exists=True
     )
 
 
@@ -102,6 +107,10 @@ def record(session: Session, name: str, *, checksum: str, batch: int, duration_m
         f"INSERT INTO {TABLE} (id, checksum, batch, duration_ms) VALUES (%s, %s, %s, %s)",  # noqa: S608
         (name, checksum, batch, duration_ms),
     )
+
+
+def set_checksum(session: Session, name: str, checksum: str) -> None:
+    session.execute(f"UPDATE {TABLE} SET checksum = %s WHERE id = %s", (checksum, name))  # noqa: S608
 
 
 def forget(session: Session, name: str) -> None:

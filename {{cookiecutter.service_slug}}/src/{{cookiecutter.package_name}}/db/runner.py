@@ -16,13 +16,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MigrationError
 from . import history
+from .drift import Drift, DriftError, DriftPolicy, drift_between, drift_message
 from .session import Session
 from .sources import MigrationSource
 
@@ -58,6 +59,7 @@ class CompletedMigration:
 class MigrationStatus:
     pending: list[str]
     completed: list[CompletedMigration]
+    drift: list[Drift] = field(default_factory=list)
 
     @property
     def is_up_to_date(self) -> bool:
@@ -78,6 +80,7 @@ def get_migration_status(session: Session, source: MigrationSource | None = None
     return MigrationStatus(
         pending=[name for name in source.migration_ids() if name not in done],
         completed=[CompletedMigration(m.name, m.batch, m.applied_at) for m in applied],
+        drift=drift_between({m.name: m.checksum for m in applied}, source),
     )
 
 
@@ -87,15 +90,17 @@ def run_migrations(
     *,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     log_level: int = logging.INFO,
+    on_drift: DriftPolicy = "warn",
 ) -> MigrationResult:
     """Apply every pending migration as one new batch; each in its own transaction.
 
     `log_level` is that of the per-migration log lines: migrating many tenants
-    logs them at DEBUG and reports progress instead."""
+    logs them at DEBUG and reports progress instead. `on_drift` says what to do
+    when an applied migration's file has changed: refuse (production) or warn."""
     source = source or MigrationSource.for_dialect(session.dialect)
     if not pending_migrations(session, source):
         return MigrationResult(applied=[], batch=None)
-    return apply_pending(session, source, lock_timeout=lock_timeout, log_level=log_level)
+    return apply_pending(session, source, lock_timeout=lock_timeout, log_level=log_level, on_drift=on_drift)
 
 
 def apply_pending(
@@ -104,6 +109,7 @@ def apply_pending(
     *,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     log_level: int = logging.INFO,
+    on_drift: DriftPolicy = "warn",
 ) -> MigrationResult:
     """Take the lock, then apply whatever is pending: `run_migrations` without
     its lock-free first look, for a caller that has just seen pending work."""
@@ -113,6 +119,11 @@ def apply_pending(
         pending = [name for name in source.migration_ids() if name not in state.applied]
         if not pending:
             return MigrationResult(applied=[], batch=None)
+        drift = drift_between(state.checksums, source)
+        if drift and on_drift == "refuse":
+            raise DriftError(f"refusing to migrate: {drift_message(drift)}")
+        if drift and on_drift == "warn":
+            log.warning("%s", drift_message(drift))
         batch = state.last_batch + 1
         backend = session.migration_backend()
         # A first run creates the bookkeeping table in the first migration's

@@ -75,18 +75,36 @@ class MigrationSource:
 
     def checksum(self, migration_id: str) -> str:
         """SHA-256 of the migration's content and of its rollback file, if any."""
-        digest = hashlib.sha256(self.path(migration_id).read_bytes())
+        forward = self.path(migration_id)
         rollback = self.rollback_path(migration_id)
-        if rollback is not None and rollback.is_file():
-            digest.update(b"\0rollback\0")
-            digest.update(rollback.read_bytes())
-        return digest.hexdigest()
+        if rollback is not None and not rollback.is_file():
+            rollback = None
+        return _checksum(str(forward), _stamp(forward), str(rollback or ""), _stamp(rollback))
 
     def load(self, migration_id: str) -> Migration:
         """The parsed yoyo migration; parsed once per content, however many schemas run it."""
         return _parsed_migration(
             migration_id, str(self.path(migration_id)), str(self.directory), self.checksum(migration_id)
         )
+
+
+def _stamp(path: Path | None) -> tuple[int, int]:
+    """What tells an edited file from the one last read: its mtime and size."""
+    if path is None:
+        return (0, 0)
+    stat = path.stat()
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=4096)
+def _checksum(forward: str, _: tuple[int, int], rollback: str, __: tuple[int, int]) -> str:
+    """Computed once per file version (the stamps are part of the cache key):
+    drift checks across many tenants then cost no file reads."""
+    digest = hashlib.sha256(Path(forward).read_bytes())
+    if rollback:
+        digest.update(b"\0rollback\0")
+        digest.update(Path(rollback).read_bytes())
+    return digest.hexdigest()
 
 
 @lru_cache(maxsize=512)

@@ -31,6 +31,7 @@ from psycopg import sql
 
 from ..errors import ServiceError
 from . import history, tenant_registry
+from .drift import DriftPolicy, accept_change
 from .postgresql import PostgresSession, open_postgres_session
 from .runner import (
     DEFAULT_LOCK_TIMEOUT,
@@ -139,11 +140,12 @@ def run_tenant_migrations(
     source: MigrationSource | None = None,
     *,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    on_drift: DriftPolicy = "warn",
 ) -> TenantResult:
     """Migrate one registered tenant; a migration failure is returned, not raised."""
     shared = _registered(session, tenant_id)
     with tenant_search_path(shared, tenant_id):
-        result = _migrate_in_schema(shared, tenant_id, _source(source), lock_timeout)
+        result = _migrate_in_schema(shared, tenant_id, _source(source), lock_timeout, on_drift)
     tenant_registry.record_outcomes(shared, [_outcome(result)])
     return result
 
@@ -172,12 +174,39 @@ def get_tenant_migration_status(
         return get_migration_status(shared, _source(source))
 
 
+def accept_tenant_change(
+    session: Session, tenant_id: str, name: str, source: MigrationSource | None = None
+) -> str | None:
+    """`accept_change` in one tenant's schema."""
+    shared = _registered(session, tenant_id)
+    with tenant_search_path(shared, tenant_id):
+        return accept_change(shared, name, _source(source))
+
+
+def accept_change_in_all_tenants(
+    target: PostgresTarget, name: str, source: MigrationSource | None = None
+) -> list[str]:
+    """Accept a changed migration file in every tenant that applied it; the
+    tenants whose stored checksum changed."""
+    source = _source(source)
+    accepted: list[str] = []
+    with _shared_session(target) as shared, _shared_session(target) as tenant:
+        tenant_registry.ensure_registry(shared)
+        for page in tenant_registry.pages(shared):
+            for tenant_id in page:
+                enter_tenant_schema(tenant, tenant_id)
+                if name in history.snapshot(tenant).checksums and accept_change(tenant, name, source):
+                    accepted.append(tenant_id)
+    return accepted
+
+
 def run_all_tenant_migrations(
     target: PostgresTarget,
     source: MigrationSource | None = None,
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    on_drift: DriftPolicy = "warn",
     on_result: Callable[[TenantResult], None] | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> TenantRunReport:
@@ -204,7 +233,7 @@ def run_all_tenant_migrations(
             pending = tenants_with_pending(shared, page, migration_ids)
             for tenant_id in page:
                 if tenant_id in pending:
-                    in_flight.add(workers.submit(tenant_id, source, lock_timeout))
+                    in_flight.add(workers.submit(tenant_id, source, lock_timeout, on_drift))
                 else:
                     finished(TenantResult(tenant_id, "up to date"))
             # Bounded: read the next page only once most of this one is done.
@@ -252,10 +281,14 @@ class _Workers:
         for session in self._opened:
             session.close()
 
-    def submit(self, tenant_id: str, source: MigrationSource, lock_timeout: float) -> Future[TenantResult]:
-        return self._executor.submit(self._run, tenant_id, source, lock_timeout)
+    def submit(
+        self, tenant_id: str, source: MigrationSource, lock_timeout: float, on_drift: DriftPolicy
+    ) -> Future[TenantResult]:
+        return self._executor.submit(self._run, tenant_id, source, lock_timeout, on_drift)
 
-    def _run(self, tenant_id: str, source: MigrationSource, lock_timeout: float) -> TenantResult:
+    def _run(
+        self, tenant_id: str, source: MigrationSource, lock_timeout: float, on_drift: DriftPolicy
+    ) -> TenantResult:
         started = time.perf_counter()
         session = self._idle.get()
         try:
@@ -264,7 +297,7 @@ class _Workers:
                 self._opened.append(session)
             enter_tenant_schema(session, tenant_id)
             # One line per migration per tenant would bury the progress report.
-            return _migrate_in_schema(session, tenant_id, source, lock_timeout, logging.DEBUG)
+            return _migrate_in_schema(session, tenant_id, source, lock_timeout, on_drift, logging.DEBUG)
         except (ServiceError, psycopg.Error) as error:
             return _failed(tenant_id, error, started)
         finally:
@@ -276,11 +309,14 @@ def _migrate_in_schema(
     tenant_id: str,
     source: MigrationSource,
     lock_timeout: float,
+    on_drift: DriftPolicy,
     log_level: int = logging.INFO,
 ) -> TenantResult:
     started = time.perf_counter()
     try:
-        result = apply_pending(session, source, lock_timeout=lock_timeout, log_level=log_level)
+        result = apply_pending(
+            session, source, lock_timeout=lock_timeout, log_level=log_level, on_drift=on_drift
+        )
     except (ServiceError, psycopg.Error) as error:
         return _failed(tenant_id, error, started)
     if not result.applied:

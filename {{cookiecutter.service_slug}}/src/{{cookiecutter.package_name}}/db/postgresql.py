@@ -35,6 +35,7 @@ TRANSIENT_FATAL_PHRASES = ("is starting up", "is shutting down", "in recovery mo
 # session-level advisory lock is released by the server when the session ends,
 # so a killed process cannot leave it behind (unlike a lock row).
 LOCK_KEY_SQL = "hashtextextended('migrations:' || coalesce(current_schema(), ''), 0)"
+WATCH_CLIENT_SQL = "set_config('client_connection_check_interval', '1s', false)"
 
 
 class PostgresSession:
@@ -69,7 +70,11 @@ class PostgresSession:
     @contextmanager
     def migration_lock(self, timeout: float) -> Iterator[None]:
         # Most of the time nobody holds it: one round trip, no timeout to set.
-        row = self._connection.execute(f"SELECT pg_try_advisory_lock({LOCK_KEY_SQL})").fetchone()
+        # The same statement asks the server to notice a client that dies
+        # mid-migration (PostgreSQL 14+), so that a killed process's statement
+        # and its lock end within a second instead of running to completion.
+        watch = f", {WATCH_CLIENT_SQL}" if self._connection.info.server_version >= 140000 else ""
+        row = self._connection.execute(f"SELECT pg_try_advisory_lock({LOCK_KEY_SQL}){watch}").fetchone()
         if not row or not row[0]:
             self._wait_for_lock(timeout)
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import os
 import sqlite3
 import time
 import uuid
@@ -67,8 +68,21 @@ class SqliteSession:
             return
         # flock() is released by the kernel when the process dies, so a killed
         # migration never leaves a lock behind (a lock row in the database would).
+        database = Path(self._target.path)
+        if database.exists() and not os.access(database, os.W_OK):
+            raise MigrationError(
+                f"cannot migrate {self._target.describe()}: the file is read-only "
+                "(check its permissions and the volume it is on); nothing was changed"
+            )
         lock_path = Path(f"{self._target.path}.migrate-lock")
-        with lock_path.open("a") as lock_file:
+        try:
+            lock_file = lock_path.open("a")
+        except OSError as error:
+            raise MigrationError(
+                f"cannot create the migration lock file {lock_path}: {error.strerror}; "
+                "the database's folder must be writable"
+            ) from None
+        with lock_file:
             deadline = time.monotonic() + timeout
             while True:
                 try:

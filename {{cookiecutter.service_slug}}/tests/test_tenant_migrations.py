@@ -20,6 +20,7 @@ from {{ cookiecutter.package_name }}.db.session import session_scope
 from {{ cookiecutter.package_name }}.db.sources import MigrationSource
 from {{ cookiecutter.package_name }}.db.target import PostgresTarget
 from {{ cookiecutter.package_name }}.db.tenant_runner import (
+    accept_change_in_all_tenants,
     create_tenant,
     get_tenant_migration_status,
     rollback_tenant_migrations,
@@ -393,6 +394,30 @@ def test_migrate_exits_non_zero_and_names_the_failed_tenant(
         assert session.execute("SELECT id, last_outcome FROM tenants ORDER BY id") == sorted(
             [(good, "applied"), (bad, "failed")]
         )
+
+
+def test_drift_in_tenants_is_refused_when_told_then_accepted_everywhere(
+    shared_target: PostgresTarget,
+    shared: PostgresSession,
+    new_tenant_id: NewTenantId,
+    source: MigrationSource,
+) -> None:
+    tenants = [new_tenant_id("d1"), new_tenant_id("d2")]
+    for tenant_id in tenants:
+        create_tenant(shared, tenant_id, source)
+    first = source.directory / f"{FIRST}.sql"
+    first.write_text(first.read_text() + "\n-- a comment added after it was applied\n")
+    add_migration(source, "0002_add_nickname", "ALTER TABLE users ADD COLUMN nickname TEXT;", "SELECT 1;")
+
+    refused = run_all_tenant_migrations(shared_target, source, on_drift="refuse")
+    accepted = accept_change_in_all_tenants(shared_target, FIRST, source)
+    migrated = run_all_tenant_migrations(shared_target, source, on_drift="refuse")
+
+    assert sorted(r.tenant_id for r in refused.failed) == sorted(tenants)
+    assert all("differ from their files" in (r.error or "") for r in refused.failed)
+    assert sorted(accepted) == sorted(tenants)
+    assert sorted(r.tenant_id for r in migrated.migrated) == sorted(tenants)
+
 {%- if cookiecutter.database == "postgresql+sqlite" %}
 
 

@@ -1,0 +1,94 @@
+"""What a team adopts with a baked service: its CI workflow, its pre-commit
+hooks, its `make help`. Checked on every supported combination of answers."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.combinations import SUPPORTED_COMBINATIONS
+
+# A rule a user runs: a lowercase name, not a file such as .tools/bin/poetry.
+TARGET_RULE = re.compile(r"^([a-z][a-z-]*):(?!=)", re.MULTILINE)
+
+
+def _bake(cookies: Any, template: Path, answers: dict[str, str]) -> Path:
+    result = cookies.bake(extra_context=answers, template=str(template))
+    assert result.exit_code == 0, result.exception
+    project: Path = result.project_path
+    return project
+
+
+@pytest.mark.parametrize("answers", SUPPORTED_COMBINATIONS)
+def test_the_ci_workflow_parses_and_passes_the_actions_schema(
+    cookies: Any, template: Path, answers: dict[str, str]
+) -> None:
+    workflow = _bake(cookies, template, answers) / ".github" / "workflows" / "ci.yml"
+
+    parsed = yaml.safe_load(workflow.read_text(encoding="utf-8"))
+    checked = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.github-workflows",
+            str(workflow),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    job = parsed["jobs"]["test"]
+    assert [step.get("run") for step in job["steps"] if "run" in step] == [
+        "make install",
+        "make lint",
+        "make test",
+    ]
+    uses_postgres = answers["database"] != "sqlite"
+    assert ("services" in job) == uses_postgres
+    if uses_postgres:
+        assert job["services"]["postgres"]["image"].startswith("postgres:")
+        assert job["env"]["REQUIRE_POSTGRES"] == "1"
+    assert "${{ hashFiles('pyproject.toml', 'poetry.lock') }}" in workflow.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("answers", SUPPORTED_COMBINATIONS)
+def test_pre_commit_runs_ruff_and_mypy_from_the_locked_environment(
+    cookies: Any, template: Path, answers: dict[str, str]
+) -> None:
+    config = yaml.safe_load((_bake(cookies, template, answers) / ".pre-commit-config.yaml").read_text())
+
+    hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
+
+    assert [repo["repo"] for repo in config["repos"]] == ["local"]
+    assert set(hooks) == {"ruff", "ruff-format", "mypy"}
+    for hook in hooks.values():
+        assert hook["language"] == "system"
+        assert hook["entry"].startswith(".venv/bin/python -m ")
+
+
+@pytest.mark.parametrize("answers", SUPPORTED_COMBINATIONS)
+def test_make_help_lists_every_target_with_a_description(
+    cookies: Any, template: Path, answers: dict[str, str]
+) -> None:
+    project = _bake(cookies, template, answers)
+    defined = set(TARGET_RULE.findall((project / "Makefile").read_text(encoding="utf-8")))
+
+    shown = subprocess.run(
+        ["make", "--no-print-directory", "help"], cwd=project, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    described = {line.split()[0]: line.split(None, 1)[1] for line in shown if line.strip()}
+
+    assert set(described) == defined
+    assert all(len(text) > 10 for text in described.values())
+    if answers["tenancy"] == "schema-per-tenant":
+        assert {"tenant-create", "migrate-tenant", "migrate-tenants", "tenants-status"} <= defined

@@ -6,6 +6,7 @@ of its own; tenant schemas are dropped afterwards.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 import sys
@@ -34,6 +35,7 @@ from {{ cookiecutter.package_name }}.db.tenants import (
     UnknownTenantError,
 )
 from {{ cookiecutter.package_name }}.errors import MigrationError
+from {{ cookiecutter.package_name }}.logging_setup import TenantContextFilter
 from conftest import cli, subprocess_env, target_url
 
 FIRST = "0001_create_users_table"
@@ -417,6 +419,28 @@ def test_drift_in_tenants_is_refused_when_told_then_accepted_everywhere(
     assert all("differ from their files" in (r.error or "") for r in refused.failed)
     assert sorted(accepted) == sorted(tenants)
     assert sorted(r.tenant_id for r in migrated.migrated) == sorted(tenants)
+
+
+
+def test_migration_log_lines_name_their_tenant(
+    shared_target: PostgresTarget,
+    shared: PostgresSession,
+    new_tenant_id: NewTenantId,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tenants = [new_tenant_id("l1"), new_tenant_id("l2")]
+    for tenant_id in tenants:
+        create_tenant(shared, tenant_id)
+        rollback_tenant_migrations(shared, tenant_id)
+    caplog.set_level(logging.DEBUG, logger="{{ cookiecutter.package_name }}")
+    # As configure_logging does: the filter runs where the line is logged, in
+    # each worker thread, and reads that thread's tenant.
+    caplog.handler.addFilter(TenantContextFilter())
+
+    run_all_tenant_migrations(shared_target, concurrency=2)
+
+    applied = [r for r in caplog.records if r.getMessage().startswith("Applied migration")]
+    assert sorted(getattr(r, "tenant", None) for r in applied) == sorted(tenants)
 
 {%- if cookiecutter.database == "postgresql+sqlite" %}
 

@@ -8,8 +8,37 @@ import sys
 from datetime import UTC, datetime
 
 from .config import Settings
+from .log_context import current_tenant
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+# Fields a log line carries when its work has them: which migration, in which
+# batch, for which tenant, and how long it took.
+CONTEXT_FIELDS = ("migration", "batch", "tenant", "duration_ms")
+
+
+class TenantContextFilter(logging.Filter):
+    """Adds the tenant being worked on (log_context) to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        tenant = current_tenant.get()
+        if tenant is not None and not hasattr(record, "tenant"):
+            record.tenant = tenant
+        return True
+
+
+def context_of(record: logging.LogRecord) -> dict[str, object]:
+    return {field: getattr(record, field) for field in CONTEXT_FIELDS if hasattr(record, field)}
+
+
+class TextFormatter(logging.Formatter):
+    """Readable lines, with the context fields appended as key=value."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        context = " ".join(f"{key}={value}" for key, value in context_of(record).items())
+        return f"{line} [{context}]" if context else line
 
 
 class JsonFormatter(logging.Formatter):
@@ -19,6 +48,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
+            **context_of(record),
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
@@ -27,7 +57,8 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter(TEXT_FORMAT))
+    handler.addFilter(TenantContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)

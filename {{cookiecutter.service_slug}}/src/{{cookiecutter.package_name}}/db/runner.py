@@ -175,7 +175,8 @@ def _apply(
     create_history: bool,
 ) -> None:
     path = source.path(name)
-    log.log(log_level, "Applying migration %s (batch %d)", name, batch)
+    context = {"migration": name, "batch": batch}
+    log.log(log_level, "Applying migration %s (batch %d)", name, batch, extra=context)
     started = time.perf_counter()
     migration = _load(source, name)
     # Inside a caller's transaction (a tenant being created) a failed step must
@@ -213,14 +214,21 @@ def _apply(
         raise MigrationError(
             f"migration {_shown(path)} failed and was not applied: {_first_line(error)}"
         ) from error
-    log.log(log_level, "Applied migration %s in %d ms", name, _ms_since(started))
+    duration_ms = _ms_since(started)
+    log.log(
+        log_level,
+        "Applied migration %s in %d ms",
+        name,
+        duration_ms,
+        extra={"migration": name, "batch": batch, "duration_ms": duration_ms},
+    )
 
 
 def _roll_back(
     session: Session, backend: DatabaseBackend, source: MigrationSource, name: str, batch: int
 ) -> None:
     path = source.path(name)
-    log.info("Rolling back migration %s (batch %d)", name, batch)
+    log.info("Rolling back migration %s (batch %d)", name, batch, extra={"migration": name, "batch": batch})
     started = time.perf_counter()
     migration = _load(source, name)
     backend.savepoints = _ignores_errors(migration.steps)
@@ -232,7 +240,13 @@ def _roll_back(
         raise MigrationError(
             f"rollback of {_shown(path)} failed and changed nothing: {_first_line(error)}"
         ) from error
-    log.info("Rolled back migration %s in %d ms", name, _ms_since(started))
+    duration_ms = _ms_since(started)
+    log.info(
+        "Rolled back migration %s in %d ms",
+        name,
+        duration_ms,
+        extra={"migration": name, "batch": batch, "duration_ms": duration_ms},
+    )
 
 
 def _load(source: MigrationSource, name: str) -> Migration:

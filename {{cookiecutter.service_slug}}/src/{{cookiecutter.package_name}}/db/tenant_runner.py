@@ -30,6 +30,7 @@ import psycopg
 from psycopg import sql
 
 from ..errors import ServiceError
+from ..log_context import current_tenant, tenant_context
 from . import history, tenant_registry
 from .drift import DriftPolicy, accept_change
 from .postgresql import PostgresSession, open_postgres_session
@@ -144,7 +145,7 @@ def run_tenant_migrations(
 ) -> TenantResult:
     """Migrate one registered tenant; a migration failure is returned, not raised."""
     shared = _registered(session, tenant_id)
-    with tenant_search_path(shared, tenant_id):
+    with tenant_context(tenant_id), tenant_search_path(shared, tenant_id):
         result = _migrate_in_schema(shared, tenant_id, _source(source), lock_timeout, on_drift)
     tenant_registry.record_outcomes(shared, [_outcome(result)])
     return result
@@ -160,7 +161,7 @@ def rollback_tenant_migrations(
 ) -> RollbackResult:
     """Undo the tenant's last batch (or all of them); other tenants are untouched."""
     shared = _registered(session, tenant_id)
-    with tenant_search_path(shared, tenant_id):
+    with tenant_context(tenant_id), tenant_search_path(shared, tenant_id):
         return rollback_migrations(
             shared, _source(source), lock_timeout=lock_timeout, all_batches=all_batches
         )
@@ -291,6 +292,7 @@ class _Workers:
     ) -> TenantResult:
         started = time.perf_counter()
         session = self._idle.get()
+        token = current_tenant.set(tenant_id)
         try:
             if session is None or session.connection.broken:
                 session = open_postgres_session(self._target)
@@ -301,6 +303,7 @@ class _Workers:
         except (ServiceError, psycopg.Error) as error:
             return _failed(tenant_id, error, started)
         finally:
+            current_tenant.reset(token)
             self._idle.put(session)
 
 
@@ -327,7 +330,7 @@ def _migrate_in_schema(
 def _failed(tenant_id: str, error: BaseException, started: float) -> TenantResult:
     text = str(error).strip()
     reason = text.splitlines()[0] if text else type(error).__name__
-    log.error("Tenant %s failed: %s", tenant_id, reason)
+    log.error("Tenant %s failed: %s", tenant_id, reason, extra={"tenant": tenant_id})
     return TenantResult(tenant_id, "failed", error=reason, duration_ms=_ms_since(started))
 
 

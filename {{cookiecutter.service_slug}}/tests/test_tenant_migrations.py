@@ -440,7 +440,7 @@ def test_migration_log_lines_name_their_tenant(
     run_all_tenant_migrations(shared_target, concurrency=2)
 
     applied = [r for r in caplog.records if r.getMessage().startswith("Applied migration")]
-    assert sorted(getattr(r, "tenant", None) for r in applied) == sorted(tenants)
+    assert sorted(str(getattr(r, "tenant", "")) for r in applied) == sorted(tenants)
 
 {%- if cookiecutter.database == "postgresql+sqlite" %}
 

@@ -421,7 +421,6 @@ def test_drift_in_tenants_is_refused_when_told_then_accepted_everywhere(
     assert sorted(r.tenant_id for r in migrated.migrated) == sorted(tenants)
 
 
-
 def test_migration_log_lines_name_their_tenant(
     shared_target: PostgresTarget,
     shared: PostgresSession,

@@ -39,11 +39,9 @@ PRUNE: dict[tuple[str, str], tuple[str, ...]] = {
         "src/{package}/db/tenant_runner.py",
         "src/{package}/db/tenant_status.py",
         "src/{package}/tenant_cli.py",
-        "src/{package}/progress.py",
         "tests/test_tenants.py",
         "tests/test_tenant_migrations.py",
         "tests/test_tenant_sessions.py",
-        "tests/test_progress.py",
     ),
 }
 

@@ -29,6 +29,7 @@ from .db.tenant_runner import (
 {%- endif %}
 from .errors import ServiceError
 from .logging_setup import configure_logging
+from .progress import Progress
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
 from .tenant_cli import accept_in_tenants, add_tenant_commands, migrate_tenants, print_tenant_plan
 {%- endif %}
@@ -194,8 +195,15 @@ def new_seed(args: argparse.Namespace, _: Settings) -> int:
 
 
 def seed(_: argparse.Namespace, settings: Settings) -> int:
+    progress = Progress("Running seeds")
     with connected(settings) as session:
-        names = run_seeds(session, production=settings.is_production)
+        names = run_seeds(
+            session,
+            production=settings.is_production,
+            on_start=progress.start,
+            on_done=lambda _: progress.advance(),
+        )
+    progress.finish()
     print(f"Ran {len(names)} seed(s): {', '.join(names) or 'none'}")
     return 0
 

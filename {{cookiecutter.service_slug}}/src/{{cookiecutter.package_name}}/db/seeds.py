@@ -40,11 +40,21 @@ def seed_names(directory: Path | None = None) -> list[str]:
     )
 
 
-def run_seeds(session: Session, *, production: bool) -> list[str]:
-    """Run every seed, each in its own transaction; return their names."""
+def run_seeds(
+    session: Session,
+    *,
+    production: bool,
+    on_start: Callable[[int], None] | None = None,
+    on_done: Callable[[str], None] | None = None,
+) -> list[str]:
+    """Run every seed, each in its own transaction; return their names.
+
+    `on_start` receives the seed count and `on_done` each seed's name (progress)."""
     if production:
         raise SeedError("seeds fill development and test databases; refusing to run with APP_ENV=production")
     names = seed_names()
+    if on_start is not None:
+        on_start(len(names))
     for name in names:
         seed = _load(name)
         log.info("Running seed %s", name)
@@ -55,6 +65,8 @@ def run_seeds(session: Session, *, production: bool) -> list[str]:
             raise
         except Exception as error:
             raise SeedError(f"seed {name} failed: {error}") from error
+        if on_done is not None:
+            on_done(name)
     return names
 
 

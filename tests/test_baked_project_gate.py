@@ -13,7 +13,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import uuid
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ import pytest
 from cookiecutter.main import cookiecutter
 
 from tests.combinations import SUPPORTED_COMBINATIONS
+from tests.databases import fresh_database
 from tests.hook_rendering import TEMPLATE_ROOT
 
 # Variables of ours that must not leak from the caller into a baked project's run.
@@ -162,17 +162,8 @@ def guide_database(baked: Bake, tmp_path: Path) -> Iterator[str]:
     if baked.dialects == ["sqlite"]:
         yield f"sqlite:///{tmp_path / 'guide.db'}"
         return
-    import psycopg
-
-    server = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"guide_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{server.rpartition('/')[0]}/{name}"
-    finally:
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database("guide") as url:
+        yield url
 
 
 def test_the_migration_guides_examples_run(baked: Bake, tmp_path: Path) -> None:

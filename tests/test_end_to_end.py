@@ -16,14 +16,12 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 from cookiecutter.main import cookiecutter
 
+from tests.databases import fresh_database
 from tests.hook_rendering import TEMPLATE_ROOT
 
 # Variables that would tie the baked project to this suite's environment.
@@ -127,7 +125,7 @@ def test_a_schema_per_tenant_service_creates_migrates_and_rolls_back_tenants(tmp
             extra_context={"database": "postgresql", "tenancy": "schema-per-tenant"},
         )
     )
-    with fresh_database() as url:
+    with fresh_database("e2e") as url:
         env = {**user_environment(), "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
 
         migrated = make(project, "migrate", env=env)
@@ -152,17 +150,3 @@ def test_a_schema_per_tenant_service_creates_migrates_and_rolls_back_tenants(tmp
     assert refused.returncode != 0
     assert "is not valid" in refused.stderr
     assert schemas == [("public",), ("tenant_acme",), ("tenant_beta",)]
-
-
-@contextmanager
-def fresh_database() -> Iterator[str]:
-    """A new database on the test server for one baked service, dropped afterwards."""
-    server = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"e2e_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{server.rpartition('/')[0]}/{name}"
-    finally:
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -84,8 +84,11 @@ def baked(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 def test_baked_project_passes_ruff(baked: Bake) -> None:
     result = run_in(baked.project, "ruff", "check", "--no-cache", ".")
+    formatted = run_in(baked.project, "ruff", "format", "--no-cache", "--check", ".")
 
     assert result.returncode == 0, result.stdout + result.stderr
+    # The pre-commit hook formats: a first commit must not rewrite the template's code.
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
 
 
 def test_baked_project_passes_mypy_strict(baked: Bake) -> None:

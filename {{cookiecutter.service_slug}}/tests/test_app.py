@@ -145,7 +145,7 @@ def test_startup_migrates_the_shared_schema_then_every_tenant(
 
     prepare_database(settings_for(shared_target, AUTO_MIGRATE_TENANTS="false"))
     with session_scope(shared_target) as shared:
-        skipped = [shared.execute(f'SELECT to_regclass(\'"tenant_{t}".users\')')[0][0] for t in tenants]
+        skipped = [shared.execute(f"SELECT to_regclass('\"tenant_{t}\".users')")[0][0] for t in tenants]
     prepare_database(settings_for(shared_target))
 
     assert skipped == [None, None]

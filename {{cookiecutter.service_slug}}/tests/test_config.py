@@ -95,7 +95,9 @@ def test_sqlite_urls_and_plain_paths(url: str, path: str) -> None:
 
 def test_postgres_url_with_tls_parameters() -> None:
     settings = load_settings(
-        {"DATABASE_URL": "postgresql://app:pw%40x@db.internal:6543/app?sslmode=verify-full&sslrootcert=/ca.pem"},
+        {
+            "DATABASE_URL": "postgresql://app:pw%40x@db.internal:6543/app?sslmode=verify-full&sslrootcert=/ca.pem"
+        },
         env_file=None,
     )
 

@@ -97,9 +97,7 @@ def load_settings(
         connect_timeout=_float(env, "DB_CONNECT_TIMEOUT", 30.0),
         migration_lock_timeout=_float(env, "MIGRATION_LOCK_TIMEOUT", 300.0),
         log_level=_choice(env, "LOG_LEVEL", LOG_LEVELS, "INFO", upper=True),
-        log_format=_choice(
-            env, "LOG_FORMAT", LOG_FORMATS, "json" if app_env == "production" else "text"
-        ),
+        log_format=_choice(env, "LOG_FORMAT", LOG_FORMATS, "json" if app_env == "production" else "text"),
         host=env.get("HOST") or "127.0.0.1",
         port=_int(env, "PORT", 8000, minimum=1),
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}

@@ -197,9 +197,7 @@ def _apply(
                 if create_history:
                     history.ensure_table(session)
                 migration.process_steps(backend, "apply")
-                history.record(
-                    session, name, checksum=checksum, batch=batch, duration_ms=_ms_since(started)
-                )
+                history.record(session, name, checksum=checksum, batch=batch, duration_ms=_ms_since(started))
         else:
             # `-- transactional: false` (e.g. CREATE INDEX CONCURRENTLY) cannot
             # run in a transaction, so its record is committed right after it.
@@ -207,9 +205,7 @@ def _apply(
                 history.ensure_table(session)
             migration.process_steps(backend, "apply")
             with session.transaction():
-                history.record(
-                    session, name, checksum=checksum, batch=batch, duration_ms=_ms_since(started)
-                )
+                history.record(session, name, checksum=checksum, batch=batch, duration_ms=_ms_since(started))
     except backend.DatabaseError as error:
         raise MigrationError(
             f"migration {_shown(path)} failed and was not applied: {_first_line(error)}"

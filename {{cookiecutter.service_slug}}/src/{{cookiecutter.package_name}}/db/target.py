@@ -19,14 +19,11 @@ from ..errors import ConfigError
 Dialect = Literal["postgresql", "sqlite"]
 
 # The dialects this service was generated for; the others are refused by name.
-SUPPORTED_DIALECTS: Final[tuple[Dialect, ...]] = (
-{%- if cookiecutter.database != "sqlite" %}
-    "postgresql",
+{%- if cookiecutter.database == "postgresql+sqlite" %}
+SUPPORTED_DIALECTS: Final[tuple[Dialect, ...]] = ("postgresql", "sqlite")
+{%- else %}
+SUPPORTED_DIALECTS: Final[tuple[Dialect, ...]] = ("{{ cookiecutter.database }}",)
 {%- endif %}
-{%- if cookiecutter.database != "postgresql" %}
-    "sqlite",
-{%- endif %}
-)
 
 POSTGRESQL_SCHEMES: Final = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
 MEMORY: Final = ":memory:"

@@ -92,3 +92,17 @@ def test_make_help_lists_every_target_with_a_description(
     assert all(len(text) > 10 for text in described.values())
     if answers["tenancy"] == "schema-per-tenant":
         assert {"tenant-create", "migrate-tenant", "migrate-tenants", "tenants-status"} <= defined
+
+
+@pytest.mark.parametrize("answers", SUPPORTED_COMBINATIONS)
+def test_docs_speak_only_of_the_options_chosen(cookies: Any, template: Path, answers: dict[str, str]) -> None:
+    project = _bake(cookies, template, answers)
+    texts = {
+        name: (project / name).read_text(encoding="utf-8").lower()
+        for name in ("README.md", "docs/migrations.md", ".env.example", "Makefile")
+    }
+
+    if answers["tenancy"] == "single":
+        assert [name for name, text in texts.items() if "tenant" in text] == []
+    if answers["database"] == "sqlite":
+        assert [name for name, text in texts.items() if "postgres" in text] == []

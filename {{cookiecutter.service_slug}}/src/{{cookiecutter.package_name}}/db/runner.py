@@ -197,7 +197,7 @@ def _apply(
                 if create_history:
                     history.ensure_table(session)
                 migration.process_steps(backend, "apply")
-                history.record(session, name, checksum=checksum, batch=batch, duration_ms=_ms_since(started))
+                history.record(session, name, checksum=checksum, batch=batch, duration_ms=ms_since(started))
         else:
             # `-- transactional: false` (e.g. CREATE INDEX CONCURRENTLY) cannot
             # run in a transaction, so its record is committed right after it.
@@ -205,12 +205,12 @@ def _apply(
                 history.ensure_table(session)
             migration.process_steps(backend, "apply")
             with session.transaction():
-                history.record(session, name, checksum=checksum, batch=batch, duration_ms=_ms_since(started))
+                history.record(session, name, checksum=checksum, batch=batch, duration_ms=ms_since(started))
     except backend.DatabaseError as error:
         raise MigrationError(
-            f"migration {_shown(path)} failed and was not applied: {_first_line(error)}"
+            f"migration {_shown(path)} failed and was not applied: {first_line(error)}"
         ) from error
-    duration_ms = _ms_since(started)
+    duration_ms = ms_since(started)
     log.log(
         log_level,
         "Applied migration %s in %d ms",
@@ -234,9 +234,9 @@ def _roll_back(
             history.forget(session, name)
     except backend.DatabaseError as error:
         raise MigrationError(
-            f"rollback of {_shown(path)} failed and changed nothing: {_first_line(error)}"
+            f"rollback of {_shown(path)} failed and changed nothing: {first_line(error)}"
         ) from error
-    duration_ms = _ms_since(started)
+    duration_ms = ms_since(started)
     log.info(
         "Rolled back migration %s in %d ms",
         name,
@@ -282,11 +282,13 @@ def _check_rollback_files(source: MigrationSource, names: list[str]) -> None:
             )
 
 
-def _ms_since(started: float) -> int:
+def ms_since(started: float) -> int:
+    """Milliseconds since a time.perf_counter() reading."""
     return round((time.perf_counter() - started) * 1000)
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
+    """An error's first line, for one-line reports."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
 

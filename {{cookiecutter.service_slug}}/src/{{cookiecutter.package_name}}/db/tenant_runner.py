@@ -39,7 +39,9 @@ from .runner import (
     MigrationStatus,
     RollbackResult,
     apply_pending,
+    first_line,
     get_migration_status,
+    ms_since,
     rollback_migrations,
     run_migrations,
 )
@@ -128,7 +130,7 @@ def create_tenant(
         # a transaction, a query on a missing table would abort everything.
         history.ensure_table(shared)
         result = run_migrations(shared, _source(source), lock_timeout=lock_timeout)
-        created = TenantResult(tenant_id, "applied", tuple(result.applied), None, _ms_since(started))
+        created = TenantResult(tenant_id, "applied", tuple(result.applied), None, ms_since(started))
         shared.execute("SELECT set_config('search_path', %s, true)", (shared_path,))
         tenant_registry.record_outcomes(shared, [_outcome(created)])
     log.info(
@@ -325,15 +327,14 @@ def _migrate_in_schema(
     except (ServiceError, psycopg.Error) as error:
         return _failed(tenant_id, error, started)
     if not result.applied:
-        return TenantResult(tenant_id, "up to date", duration_ms=_ms_since(started))
-    return TenantResult(tenant_id, "applied", tuple(result.applied), None, _ms_since(started))
+        return TenantResult(tenant_id, "up to date", duration_ms=ms_since(started))
+    return TenantResult(tenant_id, "applied", tuple(result.applied), None, ms_since(started))
 
 
 def _failed(tenant_id: str, error: BaseException, started: float) -> TenantResult:
-    text = str(error).strip()
-    reason = text.splitlines()[0] if text else type(error).__name__
+    reason = first_line(error)
     log.error("Tenant %s failed: %s", tenant_id, reason, extra={"tenant": tenant_id})
-    return TenantResult(tenant_id, "failed", error=reason, duration_ms=_ms_since(started))
+    return TenantResult(tenant_id, "failed", error=reason, duration_ms=ms_since(started))
 
 
 def _create_schema(session: PostgresSession, tenant_id: str) -> None:
@@ -360,6 +361,8 @@ def _registered(session: Session, tenant_id: str) -> PostgresSession:
 
 @contextmanager
 def _shared_session(target: PostgresTarget) -> Iterator[PostgresSession]:
+    # open_postgres_session, not session_scope: every connection this module
+    # opens goes through one function (a test counts them).
     session = open_postgres_session(target)
     try:
         yield session
@@ -373,7 +376,3 @@ def _source(source: MigrationSource | None) -> MigrationSource:
 
 def _outcome(result: TenantResult) -> Outcome:
     return Outcome(result.tenant_id, result.outcome, result.error, result.duration_ms)
-
-
-def _ms_since(started: float) -> int:
-    return round((time.perf_counter() - started) * 1000)

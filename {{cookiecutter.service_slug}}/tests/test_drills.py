@@ -1,15 +1,19 @@
 """Failure drills: what production does to a migration runner, done on purpose.
 
 Each drill runs real processes against a real database{% if cookiecutter.database != "sqlite" %} (PostgreSQL{% if cookiecutter.database == "postgresql+sqlite" %} and SQLite{% endif %}){% else %} (SQLite){% endif %}.
-A test-only migration, `0002_drill_slow`, creates a table, then spins for as long
+A test-only migration, `0002_drill_slow`, creates a table, then sleeps for as long
 as the `drill_knob` table says, then creates a second table: long enough to
 catch a runner in the middle of it, and to make the others queue behind it.
+The sleep holds the lock for a known time on any machine: `pg_sleep` inside
+PostgreSQL, and `time.sleep` in a Python step on SQLite (which has no sleep);
+no drill sizes CPU work to make a step slow.
 The drills print the figures they measure (`pytest -rP tests/test_drills.py`
 shows them); the README's reliability section lists the last ones.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 {%- if cookiecutter.database != "postgresql" %}
 import shutil
@@ -29,18 +33,34 @@ from {{ cookiecutter.package_name }}.db.runner import run_migrations
 from {{ cookiecutter.package_name }}.db.session import MissingTable, Session, session_scope
 from {{ cookiecutter.package_name }}.db.sources import MigrationSource
 from {{ cookiecutter.package_name }}.db.target import DatabaseTarget, Dialect{% if cookiecutter.database != "postgresql" %}, SqliteTarget{% endif %}
-from {{ cookiecutter.package_name }}.errors import MigrationLockTimeoutError
+from {{ cookiecutter.package_name }}.errors import MigrationError, MigrationLockTimeoutError
 from conftest import subprocess_env, target_url
 
 FIRST, SLOW = "0001_create_users_table", "0002_drill_slow"
-SPIN = {
-    "postgresql": "SELECT pg_sleep((SELECT seconds FROM drill_knob));",
-    # SQLite has no sleep: count about a million rows per second instead.
-    "sqlite": (
-        "WITH RECURSIVE spin(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM spin "
-        "WHERE n < (SELECT seconds FROM drill_knob) * 1000000) SELECT count(*) FROM spin;"
-    ),
-}
+# Each drill's sleep carries a token of its own, so that a drill can find its
+# runner inside the sleep even when other tests sleep on the same server.
+SLEEP_SQL = "SELECT pg_sleep((SELECT seconds FROM drill_knob)) /* {token} */;"
+# SQLite has no sleep: a Python migration's step sleeps, after leaving a mark
+# beside the migration file that says it is inside the sleep.
+SQLITE_DRILL = """
+import time
+from pathlib import Path
+
+from yoyo import step
+
+
+def sleep(connection):
+    (seconds,) = connection.execute("SELECT seconds FROM drill_knob").fetchone()
+    Path(__file__).with_suffix(".sleeping").touch()
+    time.sleep(seconds)
+
+
+steps = [
+    step("CREATE TABLE drill_half (id INTEGER)", "DROP TABLE drill_half"),
+    step(sleep),
+    step("CREATE TABLE drill_done (id INTEGER)", "DROP TABLE drill_done"),
+]
+"""
 
 # The runner a replica runs at startup, in a process of its own, on the drill's
 # migrations; it prints what it applied and how long it took.
@@ -60,11 +80,33 @@ print(json.dumps({"applied": result.applied, "seconds": time.perf_counter() - st
 
 
 def add_drill_migration(source: MigrationSource, dialect: Dialect) -> MigrationSource:
+    if dialect == "sqlite":
+        (source.directory / f"{SLOW}.py").write_text(SQLITE_DRILL)
+        return source
+    sleep = SLEEP_SQL.format(token=sleep_token(source))
     (source.directory / f"{SLOW}.sql").write_text(
-        f"CREATE TABLE drill_half (id INTEGER);\n{SPIN[dialect]}\nCREATE TABLE drill_done (id INTEGER);\n"
+        f"CREATE TABLE drill_half (id INTEGER);\n{sleep}\nCREATE TABLE drill_done (id INTEGER);\n"
     )
     (source.directory / f"{SLOW}.rollback.sql").write_text("DROP TABLE drill_done;\nDROP TABLE drill_half;\n")
     return source
+
+
+def sleep_token(source: MigrationSource) -> str:
+    """Unique to the test (its folder's absolute path includes pytest's run)."""
+    return "drill " + hashlib.sha256(str(source.directory).encode()).hexdigest()[:16]
+
+
+def inside_the_sleep(target: DatabaseTarget, source: MigrationSource) -> bool:
+    """Whether a runner is inside the drill migration's sleep right now."""
+    if target.dialect == "sqlite":
+        return (source.directory / f"{SLOW}.sleeping").exists()
+    with session_scope(target) as probe:
+        rows = probe.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND strpos(query, %s) > 0 "
+            "AND pid <> pg_backend_pid()",
+            (sleep_token(source),),
+        )
+    return bool(rows[0][0])
 
 
 @pytest.fixture
@@ -159,7 +201,8 @@ def test_drill_sigkill_mid_migration_then_the_next_start_applies_it_once(
 
     wait_for(first_migration_committed, victim, f"committing {FIRST}")
     wait_for(lambda: migration_lock_is_held(target), victim, "the lock")
-    time.sleep(0.5)  # inside the spin of the next migration, after drill_half was created
+    # Inside the sleep of the next migration, after drill_half was created.
+    wait_for(lambda: inside_the_sleep(target, drill_source), victim, "the slow step")
 
     victim.send_signal(signal.SIGKILL)
     victim.communicate(timeout=30)
@@ -188,13 +231,15 @@ def test_drill_a_migration_and_its_record_commit_together(
     set_knob(target, 0.0)
     # The record is the last statement of the migration's transaction: make the
     # migration's last statement fail and neither its tables nor its row remain.
+    for drill_file in drill_source.directory.glob(f"{SLOW}.*"):
+        drill_file.unlink()
     (drill_source.directory / f"{SLOW}.sql").write_text(
         "CREATE TABLE drill_half (id INTEGER);\n"
         "CREATE TABLE drill_done (id INTEGER);\n"
         "SELECT * FROM no_such_table;\n"
     )
     with session_scope(target) as session:
-        with pytest.raises(Exception, match="no_such_table"):
+        with pytest.raises(MigrationError, match="no_such_table"):
             run_migrations(session, drill_source)
 
         assert history(session) == [(FIRST, 1)]

@@ -15,6 +15,7 @@ from typing import Final, Literal, TypeVar
 
 from dotenv import dotenv_values
 
+from .db.lock_retry import DEFAULT_MAX_TIMEOUT, DEFAULT_WINDOW, LockRetryPolicy
 from .db.target import (
     DatabaseTarget,
     PostgresTarget,
@@ -62,6 +63,7 @@ class Settings:
     pool_max: int
     connect_timeout: float
     migration_lock_timeout: float
+    lock_retry: LockRetryPolicy
     log_level: str
     log_format: LogFormat
     host: str
@@ -96,6 +98,10 @@ def load_settings(
         pool_max=_int(env, "DB_POOL_MAX", 10, minimum=1),
         connect_timeout=_float(env, "DB_CONNECT_TIMEOUT", 30.0),
         migration_lock_timeout=_float(env, "MIGRATION_LOCK_TIMEOUT", 300.0),
+        lock_retry=LockRetryPolicy(
+            max_timeout=_float(env, "MIGRATION_DDL_LOCK_TIMEOUT", DEFAULT_MAX_TIMEOUT),
+            window=_float(env, "MIGRATION_DDL_RETRY_WINDOW", DEFAULT_WINDOW),
+        ),
         log_level=_choice(env, "LOG_LEVEL", LOG_LEVELS, "INFO", upper=True),
         log_format=_choice(env, "LOG_FORMAT", LOG_FORMATS, "json" if app_env == "production" else "text"),
         host=env.get("HOST") or "127.0.0.1",

@@ -39,6 +39,7 @@ def prepare_database(settings: Settings) -> list[str]:
         result = run_migrations(
             session,
             lock_timeout=settings.migration_lock_timeout,
+            lock_retry=settings.lock_retry,
             on_drift=settings.on_drift,
         )
         log.info("Database migrations completed (count: %d)", len(result.applied))
@@ -57,6 +58,7 @@ def migrate_tenants(settings: Settings, target: PostgresTarget) -> None:
         target,
         concurrency=settings.tenant_migration_concurrency,
         lock_timeout=settings.migration_lock_timeout,
+        lock_retry=settings.lock_retry,
         on_drift=settings.on_drift,
     )
     log.info(

@@ -57,6 +57,7 @@ def migrate_tenants(settings: Settings, concurrency: int | None = None) -> int:
         target,
         concurrency=concurrency or settings.tenant_migration_concurrency,
         lock_timeout=settings.migration_lock_timeout,
+        lock_retry=settings.lock_retry,
         on_drift=settings.on_drift,
         on_start=progress.start,
         on_result=lambda result: progress.advance(failed=result.failed),
@@ -73,7 +74,9 @@ def migrate_tenants(settings: Settings, concurrency: int | None = None) -> int:
 
 def tenant_create(args: argparse.Namespace, settings: Settings) -> int:
     with shared_session(settings) as session:
-        result = create_tenant(session, args.tenant, lock_timeout=settings.migration_lock_timeout)
+        result = create_tenant(
+            session, args.tenant, lock_timeout=settings.migration_lock_timeout, lock_retry=settings.lock_retry
+        )
     print(f"Created tenant {result.tenant_id}; applied {len(result.applied)} migration(s):")
     _print_names(result.applied)
     return 0
@@ -85,6 +88,7 @@ def migrate_tenant(args: argparse.Namespace, settings: Settings) -> int:
             session,
             args.tenant,
             lock_timeout=settings.migration_lock_timeout,
+            lock_retry=settings.lock_retry,
             on_drift=settings.on_drift,
         )
     return _report_one(result)

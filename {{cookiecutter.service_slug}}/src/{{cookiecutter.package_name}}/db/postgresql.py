@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import random
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -16,6 +17,8 @@ from psycopg.sql import SQL, Composed
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import DatabaseUnavailableError, MigrationLockTimeoutError
+from .blockers import BlockerWatcher
+from .lock_retry import LockWaitWatch
 from .session import MissingTable, Row, UniqueViolation
 from .target import PostgresTarget
 
@@ -23,6 +26,7 @@ if TYPE_CHECKING:
     from yoyo.backends.base import DatabaseBackend
 
 Connection = psycopg.Connection[Row]
+StatementRunner = Callable[[str, Callable[[], object]], object]
 
 # SQLSTATEs worth waiting out at startup: the server is still starting or
 # shutting down. Anything else the server answers (a wrong password, a missing
@@ -36,14 +40,23 @@ TRANSIENT_FATAL_PHRASES = ("is starting up", "is shutting down", "in recovery mo
 # so a killed process cannot leave it behind (unlike a lock row).
 LOCK_KEY_SQL = "hashtextextended('migrations:' || coalesce(current_schema(), ''), 0)"
 WATCH_CLIENT_SQL = "set_config('client_connection_check_interval', '1s', false)"
+# A waiting replica asks again after 50 ms, then less and less often (at most
+# once a second), each pause jittered so that replicas do not ask in step.
+FIRST_LOCK_POLL = 0.05
+LONGEST_LOCK_POLL = 1.0
 
 
 class PostgresSession:
-    """A session on one autocommit psycopg connection."""
+    """A session on one autocommit psycopg connection.
 
-    def __init__(self, connection: Connection) -> None:
+    `conninfo` (how it was opened) lets the session open a second connection
+    to see who blocks it while a migration waits for a lock."""
+
+    def __init__(self, connection: Connection, conninfo: str | None = None) -> None:
         self._connection = connection
         self._backend: Any = None
+        self._conninfo = conninfo
+        self._watcher: BlockerWatcher | None = None
 
     @property
     def dialect(self) -> Literal["postgresql"]:
@@ -74,9 +87,14 @@ class PostgresSession:
         # mid-migration (PostgreSQL 14+), so that a killed process's statement
         # and its lock end within a second instead of running to completion.
         watch = f", {WATCH_CLIENT_SQL}" if self._connection.info.server_version >= 140000 else ""
-        row = self._connection.execute(f"SELECT pg_try_advisory_lock({LOCK_KEY_SQL}){watch}").fetchone()
-        if not row or not row[0]:
-            self._wait_for_lock(timeout)
+        try:
+            row = self._connection.execute(f"SELECT pg_try_advisory_lock({LOCK_KEY_SQL}){watch}").fetchone()
+            if not row or not row[0]:
+                self._wait_for_lock(timeout)
+        except psycopg.Error as error:
+            raise DatabaseUnavailableError(
+                f"lost the database while taking the migration lock: {first_error_line(error)}"
+            ) from None
         try:
             yield
         finally:
@@ -84,21 +102,31 @@ class PostgresSession:
                 self._connection.execute(f"SELECT pg_advisory_unlock({LOCK_KEY_SQL})")
 
     def _wait_for_lock(self, timeout: float) -> None:
-        if timeout <= 0:
-            raise MigrationLockTimeoutError("another process holds the migration lock")
-        # lock_timeout bounds the wait for the advisory lock; it is reset at
-        # once so that it never applies to the migrations themselves.
-        wait_ms = f"{int(timeout * 1000)}ms"
-        self._connection.execute("SELECT set_config('lock_timeout', %s, false)", (wait_ms,))
-        try:
-            self._connection.execute(f"SELECT pg_advisory_lock({LOCK_KEY_SQL})")
-        except pg_errors.LockNotAvailable:
-            raise MigrationLockTimeoutError(
-                f"another process held the migration lock for more than {timeout:g} s "
-                "(MIGRATION_LOCK_TIMEOUT); it is released when that process ends"
-            ) from None
-        finally:
-            self._connection.execute("RESET lock_timeout")
+        """Poll until the lock is free. A waiter blocked inside pg_advisory_lock
+        would hold a snapshot for the whole wait, and CREATE INDEX CONCURRENTLY
+        (run by the lock's holder) waits for every older snapshot to end: the
+        two would deadlock. Between polls a waiter holds nothing."""
+        deadline = time.monotonic() + timeout
+        pause = FIRST_LOCK_POLL
+        while time.monotonic() < deadline:
+            time.sleep(min(pause * random.uniform(0.5, 1.5), max(0.0, deadline - time.monotonic())))  # noqa: S311
+            row = self._connection.execute(f"SELECT pg_try_advisory_lock({LOCK_KEY_SQL})").fetchone()
+            if row and row[0]:
+                return
+            pause = min(pause * 1.5, LONGEST_LOCK_POLL)
+        raise MigrationLockTimeoutError(
+            f"another process held the migration lock for more than {timeout:g} s "
+            "(MIGRATION_LOCK_TIMEOUT); it is released when that process ends"
+            if timeout > 0
+            else "another process holds the migration lock"
+        )
+
+    def watch_lock_waits(self, timeout: float) -> AbstractContextManager[LockWaitWatch]:
+        if self._conninfo is None:
+            return nullcontext(LockWaitWatch())
+        if self._watcher is None:
+            self._watcher = BlockerWatcher(self._conninfo, self._connection.info.backend_pid)
+        return self._watcher.watch(timeout)
 
     def migration_backend(self) -> DatabaseBackend:
         if self._backend is None:
@@ -113,6 +141,8 @@ class PostgresSession:
         return self._connection.info.transaction_status != TransactionStatus.IDLE
 
     def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
         self._connection.close()
 
 
@@ -138,6 +168,8 @@ def _adopting_backend_class() -> type[Any]:
         # ignores its errors; otherwise any error rolls back the migration's
         # whole transaction anyway. The runner turns them on when needed.
         savepoints = True
+        # Runs each statement of a migration (statement, execute-it); None: as is.
+        statement_runner: StatementRunner | None = None
 
         def __init__(self, connection: Connection) -> None:
             self._adopted = connection
@@ -145,6 +177,13 @@ def _adopting_backend_class() -> type[Any]:
 
         def connect(self, dburi: Any) -> Connection:
             return self._adopted
+
+        def cursor(self) -> Any:
+            # A migration that runs outside a transaction retries each
+            # statement on its own (see runner._apply_without_transaction).
+            cursor = super().cursor()
+            runner = self.statement_runner
+            return cursor if runner is None else _RunnerCursor(cursor, runner)
 
         def savepoint(self, id: str) -> None:
             if self.savepoints:
@@ -161,8 +200,27 @@ def _adopting_backend_class() -> type[Any]:
     return AdoptedConnectionBackend
 
 
+class _RunnerCursor:
+    """A driver cursor whose `execute` goes through a statement runner."""
+
+    def __init__(self, cursor: Any, runner: StatementRunner) -> None:
+        self._cursor = cursor
+        self._runner = runner
+
+    def execute(self, statement: Any, params: Any = None) -> Any:
+        return self._runner(str(statement), lambda: self._cursor.execute(statement, params))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+
 def connect(target: PostgresTarget, *, wait: float = 0.0) -> Connection:
     """An autocommit connection, retrying transient failures for `wait` seconds."""
+    return _connect(target, wait=wait)[0]
+
+
+def _connect(target: PostgresTarget, *, wait: float) -> tuple[Connection, str]:
+    """The connection and the conninfo that opened it."""
     deadline = time.monotonic() + wait
     while True:
         remaining = deadline - time.monotonic()
@@ -180,11 +238,11 @@ def connect(target: PostgresTarget, *, wait: float = 0.0) -> Connection:
                 ) from None
             time.sleep(0.5)
         else:
-            return connection
+            return connection, conninfo
 
 
 def open_postgres_session(target: PostgresTarget, *, wait: float = 0.0) -> PostgresSession:
-    return PostgresSession(connect(target, wait=wait))
+    return PostgresSession(*_connect(target, wait=wait))
 
 
 class PostgresSessionPool:
@@ -230,6 +288,11 @@ def _is_transient(error: psycopg.OperationalError) -> bool:
     if "FATAL:" not in text:
         return True  # refused, unreachable, timed out: the server may be coming up
     return any(phrase in text for phrase in TRANSIENT_FATAL_PHRASES)
+
+
+def first_error_line(error: psycopg.Error) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _reason(error: psycopg.Error, target: PostgresTarget) -> str:

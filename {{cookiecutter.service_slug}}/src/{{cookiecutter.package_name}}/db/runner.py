@@ -14,16 +14,18 @@ three things yoyo does not give us:
 from __future__ import annotations
 
 import logging
+import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MigrationError
-from . import history
+from . import history, invalid_indexes
 from .drift import Drift, DriftError, DriftPolicy, drift_between, drift_message
+from .lock_retry import LockRetryPolicy, set_lock_timeout, with_lock_retries
 from .session import Session
 from .sources import MigrationSource
 
@@ -32,6 +34,9 @@ if TYPE_CHECKING:
     from yoyo.migrations import Migration
 
 DEFAULT_LOCK_TIMEOUT = 300.0
+DEFAULT_LOCK_RETRY = LockRetryPolicy()
+# CREATE/DROP INDEX CONCURRENTLY and REINDEX ... CONCURRENTLY.
+CONCURRENTLY = re.compile(r"\bCONCURRENTLY\b", re.IGNORECASE)
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +65,8 @@ class MigrationStatus:
     pending: list[str]
     completed: list[CompletedMigration]
     drift: list[Drift] = field(default_factory=list)
+    # Left by a failed CREATE INDEX CONCURRENTLY (PostgreSQL); see invalid_indexes.py.
+    invalid_indexes: list[invalid_indexes.InvalidIndex] = field(default_factory=list)
 
     @property
     def is_up_to_date(self) -> bool:
@@ -81,6 +88,7 @@ def get_migration_status(session: Session, source: MigrationSource | None = None
         pending=[name for name in source.migration_ids() if name not in done],
         completed=[CompletedMigration(m.name, m.batch, m.applied_at) for m in applied],
         drift=drift_between({m.name: m.checksum for m in applied}, source),
+        invalid_indexes=invalid_indexes.find(session),
     )
 
 
@@ -91,16 +99,25 @@ def run_migrations(
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     log_level: int = logging.INFO,
     on_drift: DriftPolicy = "warn",
+    lock_retry: LockRetryPolicy = DEFAULT_LOCK_RETRY,
 ) -> MigrationResult:
     """Apply every pending migration as one new batch; each in its own transaction.
 
     `log_level` is that of the per-migration log lines: migrating many tenants
     logs them at DEBUG and reports progress instead. `on_drift` says what to do
-    when an applied migration's file has changed: refuse (production) or warn."""
+    when an applied migration's file has changed: refuse (production) or warn.
+    `lock_retry` bounds each statement's wait for a table lock (lock_retry.py)."""
     source = source or MigrationSource.for_dialect(session.dialect)
     if not pending_migrations(session, source):
         return MigrationResult(applied=[], batch=None)
-    return apply_pending(session, source, lock_timeout=lock_timeout, log_level=log_level, on_drift=on_drift)
+    return apply_pending(
+        session,
+        source,
+        lock_timeout=lock_timeout,
+        log_level=log_level,
+        on_drift=on_drift,
+        lock_retry=lock_retry,
+    )
 
 
 def apply_pending(
@@ -110,6 +127,7 @@ def apply_pending(
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     log_level: int = logging.INFO,
     on_drift: DriftPolicy = "warn",
+    lock_retry: LockRetryPolicy = DEFAULT_LOCK_RETRY,
 ) -> MigrationResult:
     """Take the lock, then apply whatever is pending: `run_migrations` without
     its lock-free first look, for a caller that has just seen pending work."""
@@ -130,7 +148,8 @@ def apply_pending(
         # own transaction: one commit fewer per fresh schema.
         create_history = not state.table_exists
         for name in pending:
-            _apply(session, backend, source, name, batch, log_level, create_history=create_history)
+            step = _Step(session, backend, source, name, batch, lock_retry)
+            _apply(step, log_level, create_history=create_history)
             create_history = False
         return MigrationResult(applied=pending, batch=batch)
 
@@ -141,6 +160,7 @@ def rollback_migrations(
     *,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     all_batches: bool = False,
+    lock_retry: LockRetryPolicy = DEFAULT_LOCK_RETRY,
 ) -> RollbackResult:
     """Undo the last batch (or every batch), newest migration first."""
     source = source or MigrationSource.for_dialect(session.dialect)
@@ -156,7 +176,7 @@ def rollback_migrations(
             _check_rollback_files(source, names)
             backend = session.migration_backend()
             for name in names:
-                _roll_back(session, backend, source, name, batch)
+                _roll_back(_Step(session, backend, source, name, batch, lock_retry))
             rolled_back.extend(names)
             batches.append(batch)
             if not all_batches:
@@ -164,48 +184,70 @@ def rollback_migrations(
     return RollbackResult(rolled_back=rolled_back, batches=batches)
 
 
-def _apply(
-    session: Session,
-    backend: DatabaseBackend,
-    source: MigrationSource,
-    name: str,
-    batch: int,
-    log_level: int,
-    *,
-    create_history: bool,
-) -> None:
-    path = source.path(name)
-    context = {"migration": name, "batch": batch}
-    log.log(log_level, "Applying migration %s (batch %d)", name, batch, extra=context)
+@dataclass(frozen=True)
+class _Step:
+    """One migration to apply or roll back, and where."""
+
+    session: Session
+    backend: DatabaseBackend
+    source: MigrationSource
+    name: str
+    batch: int
+    lock_retry: LockRetryPolicy
+
+    @property
+    def context(self) -> dict[str, object]:
+        return {"migration": self.name, "batch": self.batch}
+
+    def policy(self) -> LockRetryPolicy:
+        """The service's policy, with the file's own `-- lock_timeout:` if it has one."""
+        return self.lock_retry.with_max_timeout(self.source.lock_timeout(self.name))
+
+    def retrying(self, attempt: Callable[[float], None]) -> None:
+        with_lock_retries(
+            self.session, self.policy(), attempt, what=f"migration {self.name}", context=self.context
+        )
+
+
+def _apply(step: _Step, log_level: int, *, create_history: bool) -> None:
+    session, backend, name, batch = step.session, step.backend, step.name, step.batch
+    path = step.source.path(name)
+    log.log(log_level, "Applying migration %s (batch %d)", name, batch, extra=step.context)
     started = time.perf_counter()
-    migration = _load(source, name)
+    migration = _load(step.source, name)
     # Inside a caller's transaction (a tenant being created) a failed step must
     # roll back to its savepoint, so that the lock can still be released.
-    backend.savepoints = backend._in_transaction or _ignores_errors(migration.steps)
-    checksum = source.checksum(name)
+    in_callers_transaction = bool(backend._in_transaction)
+    backend.savepoints = in_callers_transaction or _ignores_errors(migration.steps)
+    checksum = step.source.checksum(name)
     # yoyo's own flag: set when the caller already opened a transaction (a
     # tenant being created), where yoyo nests each migration in a savepoint.
-    if not migration.use_transactions and backend._in_transaction:
+    if not migration.use_transactions and in_callers_transaction:
         raise MigrationError(
             f"migration {_shown(path)} is marked `transactional: false`, so it cannot run "
             "inside the single transaction that creates a tenant; create the tenant before "
             "adding it, or make it transactional"
         )
-    try:
-        if migration.use_transactions:
-            with backend.transaction():
-                if create_history:
-                    history.ensure_table(session)
-                migration.process_steps(backend, "apply")
-                history.record(session, name, checksum=checksum, batch=batch, duration_ms=ms_since(started))
-        else:
-            # `-- transactional: false` (e.g. CREATE INDEX CONCURRENTLY) cannot
-            # run in a transaction, so its record is committed right after it.
+
+    def attempt(timeout: float) -> None:
+        with backend.transaction():
+            set_lock_timeout(session, timeout, local=True)
             if create_history:
                 history.ensure_table(session)
             migration.process_steps(backend, "apply")
-            with session.transaction():
-                history.record(session, name, checksum=checksum, batch=batch, duration_ms=ms_since(started))
+            history.record(session, name, checksum=checksum, batch=batch, duration_ms=ms_since(started))
+
+    try:
+        if not migration.use_transactions:
+            _apply_without_transaction(
+                step, migration, path, checksum, started, create_history=create_history
+            )
+        elif in_callers_transaction:
+            # A brand-new tenant schema: nobody else holds its tables, and a
+            # retry would have to roll back the caller's whole transaction.
+            attempt(step.policy().max_timeout)
+        else:
+            step.retrying(attempt)
     except backend.DatabaseError as error:
         raise MigrationError(
             f"migration {_shown(path)} failed and was not applied: {first_line(error)}"
@@ -220,18 +262,94 @@ def _apply(
     )
 
 
-def _roll_back(
-    session: Session, backend: DatabaseBackend, source: MigrationSource, name: str, batch: int
+def _apply_without_transaction(
+    step: _Step, migration: Migration, path: Path, checksum: str, started: float, *, create_history: bool
 ) -> None:
-    path = source.path(name)
-    log.info("Rolling back migration %s (batch %d)", name, batch, extra={"migration": name, "batch": batch})
-    started = time.perf_counter()
-    migration = _load(source, name)
-    backend.savepoints = _ignores_errors(migration.steps)
+    """`-- transactional: false` (e.g. CREATE INDEX CONCURRENTLY): each statement
+    commits on its own, so each one is retried on its own, and the record is
+    committed right after the last, only if no INVALID index is left."""
+    session, backend = step.session, step.backend
+    left_before = invalid_indexes.find(session)
+    if left_before:
+        raise MigrationError(
+            f"migration {_shown(path)} runs outside a transaction and was not started: the schema "
+            f"holds invalid indexes from an earlier failed build: {invalid_indexes.describe(left_before)}"
+        )
+    if create_history:
+        history.ensure_table(session)
+    policy = step.policy()
+
+    def run_statement(statement: str, execute: Callable[[], object]) -> object:
+        if CONCURRENTLY.search(statement):
+            # Its lock blocks no reads or writes; it waits for older
+            # transactions, and a retry would throw the build away each time.
+            set_lock_timeout(session, 0, local=False)
+            return execute()
+        result: list[object] = []
+
+        def attempt(timeout: float) -> None:
+            set_lock_timeout(session, timeout, local=False)
+            result.append(execute())
+
+        with_lock_retries(session, policy, attempt, what=f"migration {step.name}", context=step.context)
+        return result[0]
+
+    if session.dialect == "postgresql":
+        backend.statement_runner = run_statement
     try:
+        migration.process_steps(backend, "apply")
+    except backend.DatabaseError as error:
+        raise MigrationError(
+            f"migration {_shown(path)} failed and was not applied: {first_line(error)}{_cleaned_up(session)}"
+        ) from error
+    finally:
+        if session.dialect == "postgresql":
+            backend.statement_runner = None
+            set_lock_timeout(session, 0, local=False)
+    left_after = invalid_indexes.find(session)
+    if left_after:
+        raise MigrationError(
+            f"migration {_shown(path)} left an INVALID index and was not recorded{_cleaned_up(session)}"
+        )
+    with session.transaction():
+        history.record(session, step.name, checksum=checksum, batch=step.batch, duration_ms=ms_since(started))
+
+
+def _cleaned_up(session: Session) -> str:
+    """Drop the invalid indexes a failed attempt left; say which, or what to run.
+
+    The schema held none before the attempt (it would not have started), the
+    migration lock keeps other runners out of it, and indexes still being
+    built by other sessions are not counted: what is left is ours."""
+    left = invalid_indexes.find(session)
+    if not left:
+        return ""
+    dropped, problems = invalid_indexes.drop(session, left)
+    text = ""
+    if dropped:
+        names = ", ".join(index.name for index in dropped)
+        text += f"; the INVALID index it left was dropped ({names}), so it can simply run again"
+    if problems:
+        text += f"; INVALID index left in place, remove it before running again: {'; '.join(problems)}"
+    return text
+
+
+def _roll_back(step: _Step) -> None:
+    session, backend, name, batch = step.session, step.backend, step.name, step.batch
+    path = step.source.path(name)
+    log.info("Rolling back migration %s (batch %d)", name, batch, extra=step.context)
+    started = time.perf_counter()
+    migration = _load(step.source, name)
+    backend.savepoints = _ignores_errors(migration.steps)
+
+    def attempt(timeout: float) -> None:
         with backend.transaction():
+            set_lock_timeout(session, timeout, local=True)
             migration.process_steps(backend, "rollback")
             history.forget(session, name)
+
+    try:
+        step.retrying(attempt)
     except backend.DatabaseError as error:
         raise MigrationError(
             f"rollback of {_shown(path)} failed and changed nothing: {first_line(error)}"

@@ -27,6 +27,8 @@ from .target import (
 if TYPE_CHECKING:
     from yoyo.backends.base import DatabaseBackend
 
+    from .lock_retry import LockWaitWatch
+
 Row = tuple[Any, ...]
 
 
@@ -58,6 +60,11 @@ class Session(Protocol):
 
     def migration_backend(self) -> DatabaseBackend:
         """A yoyo backend running on this same connection (for atomic bookkeeping)."""
+        ...
+
+    def watch_lock_waits(self, timeout: float) -> AbstractContextManager[LockWaitWatch]:
+        """Note who blocks this session while the block runs (an attempt that
+        may wait up to `timeout` s for a lock), for the retry's log line."""
         ...
 
     def close(self) -> None: ...

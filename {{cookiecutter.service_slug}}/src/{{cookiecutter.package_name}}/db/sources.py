@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import MigrationError
+from .lock_retry import header_lock_timeout
 from .target import Dialect
 
 if TYPE_CHECKING:
@@ -81,6 +82,13 @@ class MigrationSource:
             rollback = None
         return _checksum(str(forward), _stamp(forward), str(rollback or ""), _stamp(rollback))
 
+    def lock_timeout(self, migration_id: str) -> float | None:
+        """The `-- lock_timeout: 10s` of a SQL file's header, in seconds, if any."""
+        path = self.path(migration_id)
+        if path.suffix != ".sql":
+            return None
+        return _header_lock_timeout(str(path), _stamp(path))
+
     def load(self, migration_id: str) -> Migration:
         """The parsed yoyo migration; parsed once per content, however many schemas run it."""
         return _parsed_migration(
@@ -105,6 +113,12 @@ def _checksum(forward: str, _: tuple[int, int], rollback: str, __: tuple[int, in
         digest.update(b"\0rollback\0")
         digest.update(Path(rollback).read_bytes())
     return digest.hexdigest()
+
+
+@lru_cache(maxsize=4096)
+def _header_lock_timeout(path: str, _: tuple[int, int]) -> float | None:
+    """Read once per file version, like the checksum."""
+    return header_lock_timeout(Path(path).read_text(encoding="utf-8"), Path(path).name)
 
 
 @lru_cache(maxsize=512)

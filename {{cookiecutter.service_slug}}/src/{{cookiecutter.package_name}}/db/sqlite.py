@@ -8,12 +8,13 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import DatabaseUnavailableError, MigrationError, MigrationLockTimeoutError
+from .lock_retry import LockWaitWatch
 from .session import MissingTable, Row, UniqueViolation
 from .target import SqliteTarget
 
@@ -122,6 +123,10 @@ class SqliteSession:
 
         backend: DatabaseBackend = AdoptedConnectionBackend(parse_uri("sqlite:///"), "_yoyo_migration")
         return backend
+
+    def watch_lock_waits(self, timeout: float) -> AbstractContextManager[LockWaitWatch]:
+        """SQLite has no lock timeouts to retry: a writer waits `busy_timeout`."""
+        return nullcontext(LockWaitWatch())
 
     def close(self) -> None:
         self._connection.close()

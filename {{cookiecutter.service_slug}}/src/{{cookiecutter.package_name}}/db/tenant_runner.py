@@ -33,8 +33,10 @@ from ..errors import ServiceError
 from ..log_context import current_tenant, tenant_context
 from . import history, tenant_registry
 from .drift import DriftPolicy, accept_change
+from .lock_retry import LockRetryPolicy
 from .postgresql import PostgresSession, open_postgres_session
 from .runner import (
+    DEFAULT_LOCK_RETRY,
     DEFAULT_LOCK_TIMEOUT,
     MigrationStatus,
     RollbackResult,
@@ -112,6 +114,7 @@ def create_tenant(
     source: MigrationSource | None = None,
     *,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    lock_retry: LockRetryPolicy = DEFAULT_LOCK_RETRY,
 ) -> TenantResult:
     """Register the tenant, create its schema and migrate it, all in one
     transaction: on any failure neither the schema nor the registry row remains."""
@@ -129,7 +132,7 @@ def create_tenant(
         # Created up front so that the runner's first look finds it: inside
         # a transaction, a query on a missing table would abort everything.
         history.ensure_table(shared)
-        result = run_migrations(shared, _source(source), lock_timeout=lock_timeout)
+        result = run_migrations(shared, _source(source), lock_timeout=lock_timeout, lock_retry=lock_retry)
         created = TenantResult(tenant_id, "applied", tuple(result.applied), None, ms_since(started))
         shared.execute("SELECT set_config('search_path', %s, true)", (shared_path,))
         tenant_registry.record_outcomes(shared, [_outcome(created)])
@@ -145,12 +148,13 @@ def run_tenant_migrations(
     source: MigrationSource | None = None,
     *,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    lock_retry: LockRetryPolicy = DEFAULT_LOCK_RETRY,
     on_drift: DriftPolicy = "warn",
 ) -> TenantResult:
     """Migrate one registered tenant; a migration failure is returned, not raised."""
     shared = _registered(session, tenant_id)
     with tenant_context(tenant_id), tenant_search_path(shared, tenant_id):
-        result = _migrate_in_schema(shared, tenant_id, _source(source), lock_timeout, on_drift)
+        result = _migrate_in_schema(shared, tenant_id, _source(source), lock_timeout, lock_retry, on_drift)
     tenant_registry.record_outcomes(shared, [_outcome(result)])
     return result
 
@@ -161,13 +165,14 @@ def rollback_tenant_migrations(
     source: MigrationSource | None = None,
     *,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    lock_retry: LockRetryPolicy = DEFAULT_LOCK_RETRY,
     all_batches: bool = False,
 ) -> RollbackResult:
     """Undo the tenant's last batch (or all of them); other tenants are untouched."""
     shared = _registered(session, tenant_id)
     with tenant_context(tenant_id), tenant_search_path(shared, tenant_id):
         return rollback_migrations(
-            shared, _source(source), lock_timeout=lock_timeout, all_batches=all_batches
+            shared, _source(source), lock_timeout=lock_timeout, all_batches=all_batches, lock_retry=lock_retry
         )
 
 
@@ -211,6 +216,7 @@ def run_all_tenant_migrations(
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    lock_retry: LockRetryPolicy = DEFAULT_LOCK_RETRY,
     on_drift: DriftPolicy = "warn",
     on_result: Callable[[TenantResult], None] | None = None,
     on_start: Callable[[int], None] | None = None,
@@ -238,7 +244,7 @@ def run_all_tenant_migrations(
             pending = tenants_with_pending(shared, page, migration_ids)
             for tenant_id in page:
                 if tenant_id in pending:
-                    in_flight.add(workers.submit(tenant_id, source, lock_timeout, on_drift))
+                    in_flight.add(workers.submit(tenant_id, source, lock_timeout, lock_retry, on_drift))
                 else:
                     finished(TenantResult(tenant_id, "up to date"))
             # Bounded: read the next page only once most of this one is done.
@@ -287,12 +293,22 @@ class _Workers:
             session.close()
 
     def submit(
-        self, tenant_id: str, source: MigrationSource, lock_timeout: float, on_drift: DriftPolicy
+        self,
+        tenant_id: str,
+        source: MigrationSource,
+        lock_timeout: float,
+        lock_retry: LockRetryPolicy,
+        on_drift: DriftPolicy,
     ) -> Future[TenantResult]:
-        return self._executor.submit(self._run, tenant_id, source, lock_timeout, on_drift)
+        return self._executor.submit(self._run, tenant_id, source, lock_timeout, lock_retry, on_drift)
 
     def _run(
-        self, tenant_id: str, source: MigrationSource, lock_timeout: float, on_drift: DriftPolicy
+        self,
+        tenant_id: str,
+        source: MigrationSource,
+        lock_timeout: float,
+        lock_retry: LockRetryPolicy,
+        on_drift: DriftPolicy,
     ) -> TenantResult:
         started = time.perf_counter()
         session = self._idle.get()
@@ -303,7 +319,9 @@ class _Workers:
                 self._opened.append(session)
             enter_tenant_schema(session, tenant_id)
             # One line per migration per tenant would bury the progress report.
-            return _migrate_in_schema(session, tenant_id, source, lock_timeout, on_drift, logging.DEBUG)
+            return _migrate_in_schema(
+                session, tenant_id, source, lock_timeout, lock_retry, on_drift, logging.DEBUG
+            )
         except (ServiceError, psycopg.Error) as error:
             return _failed(tenant_id, error, started)
         finally:
@@ -316,13 +334,19 @@ def _migrate_in_schema(
     tenant_id: str,
     source: MigrationSource,
     lock_timeout: float,
+    lock_retry: LockRetryPolicy,
     on_drift: DriftPolicy,
     log_level: int = logging.INFO,
 ) -> TenantResult:
     started = time.perf_counter()
     try:
         result = apply_pending(
-            session, source, lock_timeout=lock_timeout, log_level=log_level, on_drift=on_drift
+            session,
+            source,
+            lock_timeout=lock_timeout,
+            log_level=log_level,
+            on_drift=on_drift,
+            lock_retry=lock_retry,
         )
     except (ServiceError, psycopg.Error) as error:
         return _failed(tenant_id, error, started)

@@ -10,12 +10,15 @@ import logging
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from {{ cookiecutter.package_name }}.db import tenant_runner
+from {{ cookiecutter.package_name }}.db.lock_retry import LockRetryPolicy
 from {{ cookiecutter.package_name }}.db.postgresql import PostgresSession, open_postgres_session
 from {{ cookiecutter.package_name }}.db.session import session_scope
 from {{ cookiecutter.package_name }}.db.sources import MigrationSource
@@ -457,3 +460,116 @@ def test_tenant_commands_on_sqlite_say_they_need_postgresql(tmp_path: Path) -> N
         assert result.returncode == 1, command
         assert result.stderr.strip().startswith("error: schema-per-tenant needs PostgreSQL"), result.stderr
 {%- endif %}
+
+
+def test_a_tenant_whose_table_stays_locked_fails_with_its_blocker_and_the_others_migrate(
+    shared_target: PostgresTarget,
+    shared: PostgresSession,
+    new_tenant_id: NewTenantId,
+    source: MigrationSource,
+) -> None:
+    tenants = [new_tenant_id(name) for name in ("a", "b", "c")]
+    for tenant_id in tenants:
+        create_tenant(shared, tenant_id, source)
+    add_migration(
+        source,
+        "0002_add_nickname",
+        "ALTER TABLE users ADD COLUMN nickname TEXT;",
+        "ALTER TABLE users DROP COLUMN nickname;",
+    )
+    busy = tenants[1]
+    # A long report on one tenant's users: its ALTER can never get its lock.
+    reader = psycopg.connect(**shared_target.connect_kwargs())
+    reader.execute(f'SELECT count(*) FROM "tenant_{busy}".users')
+    reader_pid = reader.info.backend_pid
+    try:
+        report = run_all_tenant_migrations(
+            shared_target, source, concurrency=2, lock_retry=LockRetryPolicy(max_timeout=0.2, window=1.5)
+        )
+    finally:
+        reader.rollback()
+        reader.close()
+
+    assert not report.ok
+    assert {r.tenant_id for r in report.migrated} == {tenants[0], tenants[2]}
+    [failed] = report.failed
+    assert failed.tenant_id == busy
+    assert "0002_add_nickname could not get its locks" in (failed.error or "")
+    assert f"pid {reader_pid} (idle in transaction" in (failed.error or "")
+    assert history(shared, busy) == [(FIRST, 1)]
+    assert registry(shared)[busy] == "failed"
+
+    # The report is over: a rerun migrates the tenant that waited.
+    assert [r.tenant_id for r in run_all_tenant_migrations(shared_target, source).migrated] == [busy]
+
+
+TENANT_RUNNER = """
+import sys
+from pathlib import Path
+from {{ cookiecutter.package_name }}.config import load_settings
+from {{ cookiecutter.package_name }}.db.session import session_scope
+from {{ cookiecutter.package_name }}.db.sources import MigrationSource
+from {{ cookiecutter.package_name }}.db.tenant_runner import run_tenant_migrations
+
+with session_scope(load_settings(env_file=None).database) as session:
+    result = run_tenant_migrations(session, sys.argv[1], MigrationSource(Path(sys.argv[2])), lock_timeout=120)
+print(result.outcome, result.error or "")
+"""
+
+
+def test_eight_processes_on_a_concurrent_index_in_a_tenant_schema_all_succeed(
+    shared_target: PostgresTarget,
+    shared: PostgresSession,
+    new_tenant_id: NewTenantId,
+    source: MigrationSource,
+) -> None:
+    tenant_id = new_tenant_id("indexed")
+    create_tenant(shared, tenant_id, source)
+    add_migration(
+        source,
+        "0002_index_user_names",
+        "-- transactional: false\nCREATE INDEX CONCURRENTLY users_name_idx ON users (name);\n",
+        "DROP INDEX users_name_idx;",
+    )
+    # An open writer holds the build at its start, so that all eight overlap.
+    writer = psycopg.connect(**shared_target.connect_kwargs())
+    writer.execute(f"UPDATE \"tenant_{tenant_id}\".users SET name = name WHERE email = 'nobody'")
+    env = subprocess_env(DATABASE_URL=target_url(shared_target), LOG_LEVEL="WARNING")
+    command = [sys.executable, "-c", TENANT_RUNNER, tenant_id, str(source.directory)]
+    try:
+        processes = [
+            subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(8)
+        ]
+        # The build is under way and seven processes poll for the tenant's lock.
+        deadline = time.monotonic() + 60
+        while index_valid(shared, tenant_id) is None or lock_pollers(shared) < 7:
+            assert time.monotonic() < deadline, "the build and the waiters never overlapped"
+            time.sleep(0.05)
+    finally:
+        writer.rollback()
+        writer.close()
+    outputs = [process.communicate(timeout=180) for process in processes]
+
+    assert [p.returncode for p in processes] == [0] * 8, [err[-2000:] for _, err in outputs]
+    outcomes = sorted(out.strip().splitlines()[-1] for out, _ in outputs)
+    assert outcomes == ["applied"] + ["up to date"] * 7
+    assert index_valid(shared, tenant_id) is True
+    assert history(shared, tenant_id) == [(FIRST, 1), ("0002_index_user_names", 2)]
+
+
+def index_valid(session: PostgresSession, tenant_id: str) -> bool | None:
+    rows = session.execute(
+        "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = 'users_name_idx'",
+        (f"tenant_{tenant_id}",),
+    )
+    return bool(rows[0][0]) if rows else None
+
+
+def lock_pollers(session: PostgresSession) -> int:
+    rows = session.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND query LIKE 'SELECT pg_%%advisory_lock(%%' AND pid <> pg_backend_pid()"
+    )
+    return int(rows[0][0])

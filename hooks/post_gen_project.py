@@ -32,6 +32,11 @@ PRUNE: dict[tuple[str, str], tuple[str, ...]] = {
     ("database", "sqlite"): (
         "src/{package}/migrations/postgresql",
         "src/{package}/db/postgresql.py",
+        "src/{package}/db/blockers.py",
+        "src/{package}/db/lint.py",
+        ".squawk.toml",
+        "tests/test_migration_lint.py",
+        "tests/test_live_database.py",
     ),
     ("tenancy", "single"): (
         "src/{package}/db/tenants.py",

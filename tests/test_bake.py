@@ -45,6 +45,12 @@ POSTGRESQL_FILES = (
     "src/{pkg}/migrations/postgresql/0001_create_users_table.sql",
     "src/{pkg}/migrations/postgresql/0001_create_users_table.rollback.sql",
 )
+# The migration linter (squawk) lints PostgreSQL files only.
+LINT_FILES = (
+    ".squawk.toml",
+    "src/{pkg}/db/lint.py",
+    "tests/test_migration_lint.py",
+)
 TENANT_FILES = (
     "src/{pkg}/db/tenants.py",
     "tests/test_tenants.py",
@@ -52,8 +58,8 @@ TENANT_FILES = (
 # What each answer keeps, and what it leaves out, written out rather than
 # derived from the hook's table, so that the test and the hook can disagree.
 KEPT: dict[tuple[str, str], tuple[str, ...]] = {
-    ("database", "postgresql+sqlite"): SQLITE_FILES + POSTGRESQL_FILES,
-    ("database", "postgresql"): POSTGRESQL_FILES,
+    ("database", "postgresql+sqlite"): SQLITE_FILES + POSTGRESQL_FILES + LINT_FILES,
+    ("database", "postgresql"): POSTGRESQL_FILES + LINT_FILES,
     ("database", "sqlite"): SQLITE_FILES,
     ("tenancy", "single"): (),
     ("tenancy", "schema-per-tenant"): TENANT_FILES,
@@ -61,7 +67,7 @@ KEPT: dict[tuple[str, str], tuple[str, ...]] = {
 PRUNED: dict[tuple[str, str], tuple[str, ...]] = {
     ("database", "postgresql+sqlite"): (),
     ("database", "postgresql"): ("src/{pkg}/migrations/sqlite", "src/{pkg}/db/sqlite.py"),
-    ("database", "sqlite"): ("src/{pkg}/migrations/postgresql", "src/{pkg}/db/postgresql.py"),
+    ("database", "sqlite"): ("src/{pkg}/migrations/postgresql", "src/{pkg}/db/postgresql.py", *LINT_FILES),
     ("tenancy", "single"): TENANT_FILES,
     ("tenancy", "schema-per-tenant"): (),
 }

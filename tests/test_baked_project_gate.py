@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 from cookiecutter.main import cookiecutter
 
@@ -33,6 +34,9 @@ DIALECTS = {
     "sqlite": ["sqlite"],
 }
 SHELL_BLOCK = re.compile(r"^```bash\n(.*?)^```", re.MULTILINE | re.DOTALL)
+SQL_BLOCK = re.compile(r"^```sql\n(.*?)^```", re.MULTILINE | re.DOTALL)
+# The first line of each migration file the guide shows: a comment naming it.
+EXAMPLE_FILE = re.compile(r"^-- (\d{4}_[a-z0-9_]+(?:\.rollback)?\.sql)\n", re.MULTILINE)
 SERVICE_VARIABLES = (
     "DATABASE_URL",
     "APP_ENV",
@@ -169,32 +173,142 @@ def guide_database(baked: Bake, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def test_the_migration_guides_examples_run(baked: Bake, tmp_path: Path) -> None:
-    # A copy: the examples create migration files, which the other gates must not see.
+def copy_for_make(baked: Bake, tmp_path: Path) -> Path:
+    """A copy of the project, which the examples may add migration files to
+    (the other gates must not see them), whose Makefile runs with this suite's
+    interpreter in place of the project's .venv (marked as installed)."""
     project = Path(shutil.copytree(baked.project, tmp_path / "project"))
+    (project / ".venv").mkdir()
+    (project / ".venv" / ".installed").touch()
+    return project
+
+
+def make(project: Path, command: str, database_url: str) -> subprocess.CompletedProcess[str]:
+    """A make command, exactly as a user types it."""
+    program, *arguments = shlex.split(command)
+    assert program == "make", command
+    overrides = [f"VENV_PYTHON={sys.executable}", f"POETRY={sys.executable}"]
+    env = {key: value for key, value in os.environ.items() if key not in SERVICE_VARIABLES}
+    return subprocess.run(
+        ["make", "--no-print-directory", *arguments, *overrides],
+        cwd=project,
+        env={**env, "PYTHONPATH": str(project / "src"), "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_the_migration_guides_examples_run(baked: Bake, tmp_path: Path) -> None:
+    project = copy_for_make(baked, tmp_path)
     commands = guide_commands(project)
     assert commands[:2] == ["make migrate", "make migrate-status"]
     if baked.answers["tenancy"] == "schema-per-tenant":
         assert "make tenant-create TENANT=acme" in commands
-    # The Makefile's targets, run with this suite's interpreter in place of the
-    # project's .venv (marked as installed), exactly as a user types them.
-    (project / ".venv").mkdir()
-    (project / ".venv" / ".installed").touch()
-    overrides = [f"VENV_PYTHON={sys.executable}", f"POETRY={sys.executable}"]
-    env = {key: value for key, value in os.environ.items() if key not in SERVICE_VARIABLES}
+    if "postgresql" in baked.dialects:
+        assert "make migrate-lint ALL=1" in commands
 
     with guide_database(baked, tmp_path) as url:
         for command in commands:
-            make, *arguments = shlex.split(command)
-            assert make == "make", command
-            result = subprocess.run(
-                ["make", "--no-print-directory", *arguments, *overrides],
-                cwd=project,
-                env={**env, "PYTHONPATH": str(project / "src"), "DATABASE_URL": url, "LOG_LEVEL": "WARNING"},
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=False,
-            )
+            result = make(project, command, url)
             assert result.returncode == 0, f"{command}:\n{result.stdout}\n{result.stderr}"
             assert result.stdout.strip(), command
+
+
+def safe_pattern_files(project: Path) -> dict[str, str]:
+    """The migration files of the guide's "Safe patterns" section, by name: a
+    ```sql block holds one file or more, each opening with a comment naming it."""
+    guide = (project / "docs" / "migrations.md").read_text(encoding="utf-8")
+    start = guide.index("\n## Safe patterns\n")
+    section = guide[start : guide.index("\n## ", start + 1)]
+    files: dict[str, str] = {}
+    for block in SQL_BLOCK.findall(section):
+        before, *named = EXAMPLE_FILE.split(block)
+        assert before.strip() == "", f"a ```sql block that names no file: {block}"
+        for name, body in zip(named[::2], named[1::2], strict=True):
+            assert name not in files, f"{name} is shown twice"
+            files[name] = f"-- {name}\n{body.strip()}\n"
+    return files
+
+
+# What the guide's examples leave behind, once applied: one row per column,
+# index, constraint and table of the public schema, with what defines it.
+CATALOG = """
+SELECT format('column %s.%s %s null=%s default=%s', table_name, column_name, data_type, is_nullable,
+              column_default)
+FROM information_schema.columns WHERE table_schema = 'public'
+UNION ALL
+SELECT format('index %s valid=%s', c.relname, i.indisvalid)
+FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relnamespace = 'public'::regnamespace
+UNION ALL
+SELECT format('constraint %s %s validated=%s', conname, pg_get_constraintdef(oid), convalidated)
+FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+ORDER BY 1
+"""
+
+
+def catalog(url: str) -> set[str]:
+    with psycopg.connect(url) as connection:
+        return {row[0] for row in connection.execute(CATALOG)}
+
+
+def test_the_migration_guides_safe_patterns_pass_the_linter_apply_and_roll_back(
+    baked: Bake, tmp_path: Path
+) -> None:
+    guide = (baked.project / "docs" / "migrations.md").read_text(encoding="utf-8")
+    if "postgresql" not in baked.dialects:
+        # A SQLite-only service has no linter, and its guide says nothing of one.
+        assert "migrate-lint" not in guide
+        assert "## Safe patterns" not in guide
+        return
+    project = copy_for_make(baked, tmp_path)
+    files = safe_pattern_files(project)
+    forward = sorted(name for name in files if not name.endswith(".rollback.sql"))
+    # One series after 0001, each migration with its rollback file.
+    assert [name[:4] for name in forward] == [f"{n:04d}" for n in range(2, 2 + len(forward))]
+    assert sorted(files) == sorted([*forward, *(f"{name[:-4]}.rollback.sql" for name in forward)])
+    migrations = project / "src" / "auth_service" / "migrations" / "postgresql"
+
+    with fresh_database("patterns") as url:
+        assert make(project, "make migrate", url).returncode == 0
+        before = catalog(url)
+        with psycopg.connect(url) as connection:
+            # 2,500 users, so that each backfill runs three batches; every other
+            # one has logged in, so that the rename has values to carry over.
+            connection.execute(
+                "INSERT INTO users (email, password_hash, name, last_login_at)"
+                " SELECT format('u%s@example.com', n), 'x', format('User %s', n),"
+                " CASE WHEN n % 2 = 0 THEN now() - n * interval '1 minute' END"
+                " FROM generate_series(1, 2500) AS n"
+            )
+            logged_in = {row[0]: row[1] for row in connection.execute("SELECT id, last_login_at FROM users")}
+        for name, text in files.items():
+            (migrations / name).write_text(text, encoding="utf-8")
+
+        linted = make(project, "make migrate-lint", url)
+        migrated = make(project, "make migrate", url)
+        applied = catalog(url)
+        with psycopg.connect(url) as connection:
+            public_ids = connection.execute("SELECT count(DISTINCT public_id) FROM users").fetchone()
+            seen = {row[0]: row[1] for row in connection.execute("SELECT id, last_seen_at FROM users")}
+        rolled_back = make(project, "make migrate-rollback", url)
+        after = catalog(url)
+
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    assert all(f"postgresql/{name}\n" in linted.stdout for name in files), linted.stdout
+    assert "No problems found." in linted.stdout
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    assert f"Applied {len(forward)} migration(s) in batch 2:" in migrated.stdout
+    # Each pattern did what the guide says.
+    assert "index users_name_idx valid=t" in applied
+    assert "constraint users_team_id_fkey FOREIGN KEY (team_id) REFERENCES teams(id) validated=t" in applied
+    assert "column users.public_id uuid null=NO default=gen_random_uuid()" in applied
+    assert not any("users_public_id_not_null" in line for line in applied)
+    assert public_ids == (2500,)
+    assert seen == logged_in
+    assert not any(line.startswith("column users.last_login_at ") for line in applied)
+    # And the rollback put the schema back exactly as it was.
+    assert rolled_back.returncode == 0, rolled_back.stdout + rolled_back.stderr
+    assert f"Rolled back {len(forward)} migration(s) of batch 2:" in rolled_back.stdout
+    assert after == before

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +49,13 @@ def test_the_ci_workflow_parses_and_passes_the_actions_schema(
 
     assert checked.returncode == 0, checked.stdout + checked.stderr
     job = parsed["jobs"]["test"]
+    uses_postgres = answers["database"] != "sqlite"
     assert [step.get("run") for step in job["steps"] if "run" in step] == [
         "make install",
         "make lint",
+        *(["make migrate-lint ALL=1"] if uses_postgres else []),
         "make test",
     ]
-    uses_postgres = answers["database"] != "sqlite"
     assert ("services" in job) == uses_postgres
     if uses_postgres:
         assert job["services"]["postgres"]["image"].startswith("postgres:")
@@ -70,7 +72,15 @@ def test_pre_commit_runs_ruff_and_mypy_from_the_locked_environment(
     hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
 
     assert [repo["repo"] for repo in config["repos"]] == ["local"]
-    assert set(hooks) == {"ruff", "ruff-format", "mypy"}
+    if answers["database"] == "sqlite":
+        assert set(hooks) == {"ruff", "ruff-format", "mypy"}
+    else:
+        assert set(hooks) == {"ruff", "ruff-format", "mypy", "migrate-lint"}
+        # The migration files being committed, handed to the service's own linter command.
+        lint = hooks["migrate-lint"]
+        assert lint["entry"] == ".venv/bin/python -m auth_service lint-migrations"
+        assert re.fullmatch(lint["files"], "src/auth_service/migrations/postgresql/0002_x.sql")
+        assert not re.fullmatch(lint["files"], "src/auth_service/migrations/sqlite/0002_x.sql")
     for hook in hooks.values():
         assert hook["language"] == "system"
         assert hook["entry"].startswith(".venv/bin/python -m ")
@@ -92,6 +102,7 @@ def test_make_help_lists_every_target_with_a_description(
     assert all(len(text) > 10 for text in described.values())
     if answers["tenancy"] == "schema-per-tenant":
         assert {"tenant-create", "migrate-tenant", "migrate-tenants", "tenants-status"} <= defined
+    assert ("migrate-lint" in defined) == (answers["database"] != "sqlite")
 
 
 @pytest.mark.parametrize("answers", SUPPORTED_COMBINATIONS)
@@ -106,3 +117,29 @@ def test_docs_speak_only_of_the_options_chosen(cookies: Any, template: Path, ans
         assert [name for name, text in texts.items() if "tenant" in text] == []
     if answers["database"] == "sqlite":
         assert [name for name, text in texts.items() if "postgres" in text] == []
+
+
+@pytest.mark.parametrize("answers", SUPPORTED_COMBINATIONS)
+def test_only_postgresql_services_have_the_migration_linter(
+    cookies: Any, template: Path, answers: dict[str, str]
+) -> None:
+    project = _bake(cookies, template, answers)
+    files = (
+        "README.md",
+        "docs/migrations.md",
+        "Makefile",
+        "pyproject.toml",
+        ".pre-commit-config.yaml",
+        ".github/workflows/ci.yml",
+    )
+    texts = {name: (project / name).read_text(encoding="utf-8") for name in files}
+    dev_dependencies = tomllib.loads(texts["pyproject.toml"])["tool"]["poetry"]["group"]["dev"]
+
+    mentions = sorted(name for name, text in texts.items() if "squawk" in text or "migrate-lint" in text)
+
+    if answers["database"] == "sqlite":
+        assert mentions == []
+        assert "squawk-cli" not in dev_dependencies["dependencies"]
+    else:
+        assert mentions == sorted(texts)
+        assert "squawk-cli" in dev_dependencies["dependencies"]

@@ -15,6 +15,9 @@ from contextlib import AbstractContextManager
 from .config import Settings, load_settings
 from .db.drift import DriftError, accept_change, drift_message, find_drift
 from .db.dry_run import Plan, plan_migrations
+{%- if cookiecutter.database != "sqlite" %}
+from .db.lint import all_migration_files, lint_files, pending_migration_files
+{%- endif %}
 from .db.runner import MigrationStatus, get_migration_status, rollback_migrations, run_migrations
 from .db.scaffold import make_migration, make_seed
 from .db.seeds import run_seeds, seeds_directory
@@ -57,7 +60,12 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
 {%- endif %}
             return 0
         check_drift(session, settings)
-        result = run_migrations(session, lock_timeout=settings.migration_lock_timeout, on_drift="ignore")
+        result = run_migrations(
+            session,
+            lock_timeout=settings.migration_lock_timeout,
+            lock_retry=settings.lock_retry,
+            on_drift="ignore",
+        )
     if not result.applied:
         print(f"Nothing to migrate: {settings.database.describe()} is up to date.")
     else:
@@ -122,15 +130,25 @@ def rollback(args: argparse.Namespace, settings: Settings) -> int:
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
         if args.tenant:
             result = rollback_tenant_migrations(
-                session, args.tenant, lock_timeout=settings.migration_lock_timeout, all_batches=args.all
+                session,
+                args.tenant,
+                lock_timeout=settings.migration_lock_timeout,
+                lock_retry=settings.lock_retry,
+                all_batches=args.all,
             )
         else:
             result = rollback_migrations(
-                session, lock_timeout=settings.migration_lock_timeout, all_batches=args.all
+                session,
+                lock_timeout=settings.migration_lock_timeout,
+                lock_retry=settings.lock_retry,
+                all_batches=args.all,
             )
 {%- else %}
         result = rollback_migrations(
-            session, lock_timeout=settings.migration_lock_timeout, all_batches=args.all
+            session,
+            lock_timeout=settings.migration_lock_timeout,
+            lock_retry=settings.lock_retry,
+            all_batches=args.all,
         )
 {%- endif %}
     if not result.rolled_back:
@@ -162,6 +180,10 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  {name}")
     if state.drift:
         print(f"Drift: {drift_message(state.drift)}")
+    if state.invalid_indexes:
+        print(f"Invalid indexes: {len(state.invalid_indexes)} (a failed CREATE INDEX CONCURRENTLY left them)")
+        for index in state.invalid_indexes:
+            print(f"  {index.describe()}")
     return 0
 
 
@@ -186,7 +208,33 @@ def migration_status(args: argparse.Namespace, session: Session) -> MigrationSta
 def new_migration(args: argparse.Namespace, _: Settings) -> int:
     for path in make_migration(args.name):
         print(f"Created {path}")
+{%- if cookiecutter.database != "sqlite" %}
+    print("Check it with: make migrate-lint (squawk, on the PostgreSQL files)")
+{%- endif %}
     return 0
+{%- if cookiecutter.database != "sqlite" %}
+
+
+def lint_migrations(args: argparse.Namespace, settings: Settings) -> int:
+    """squawk on the PostgreSQL migrations: the files given, all, or those not yet applied."""
+    database = settings.database.describe()
+    if args.files:
+        paths, scope = args.files, "the files given"
+    elif args.all:
+        paths, scope = all_migration_files(), "every migration"
+    elif settings.database.dialect != "postgresql":
+        paths, scope = all_migration_files(), f"every migration: {database} cannot tell which are applied"
+    else:
+        with connected(settings) as session:
+            paths = pending_migration_files(session)
+        if not paths:
+            print(f"Nothing to lint: every migration is applied on {database} (ALL=1 lints them all).")
+            return 0
+        scope = f"those not yet applied on {database}"
+    result = lint_files(paths)
+    print("\n".join(result.report(scope)))
+    return 0 if result.passed else 1
+{%- endif %}
 
 
 def new_seed(args: argparse.Namespace, _: Settings) -> int:
@@ -244,6 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--tenant", help="a tenant's schema instead of the shared one")
 {%- endif %}
     add("make-migration", new_migration, "create a migration and its rollback file").add_argument("name")
+{%- if cookiecutter.database != "sqlite" %}
+    lint_command = add("lint-migrations", lint_migrations, "lint the PostgreSQL migrations with squawk")
+    lint_command.add_argument("--all", action="store_true", help="every migration, applied or not")
+    lint_command.add_argument("files", nargs="*", help="these files only")
+{%- endif %}
     add("make-seed", new_seed, "create a seed file").add_argument("name")
     add("seed", seed, "run the seed files (not in production)")
     add("serve", serve, "migrate (when AUTO_MIGRATE is on), then serve HTTP")

@@ -113,7 +113,7 @@ class LockWaitWatch:
 
     def describe(self) -> str:
         if not self.blockers:
-            return "a session not seen in time (it held its lock only briefly)"
+            return "a session that was gone before it could be seen"
         return ", ".join(blocker.describe() for blocker in self.blockers[:3])
 
 
@@ -130,6 +130,12 @@ def set_lock_timeout(session: Session, seconds: float, *, local: bool) -> None:
     """`SET [LOCAL] lock_timeout`: for the current transaction with `local`."""
     if session.dialect == "postgresql":
         session.execute("SELECT set_config('lock_timeout', %s, %s)", (f"{round(seconds * 1000)}ms", local))
+
+
+def reset_lock_timeout(session: Session) -> None:
+    """Back to the session's own setting, after a migration that ran outside a transaction."""
+    if session.dialect == "postgresql":
+        session.execute("RESET lock_timeout")
 
 
 def with_lock_retries(

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import MigrationError
 from . import history, invalid_indexes
 from .drift import Drift, DriftError, DriftPolicy, drift_between, drift_message
-from .lock_retry import LockRetryPolicy, set_lock_timeout, with_lock_retries
+from .lock_retry import LockRetryPolicy, reset_lock_timeout, set_lock_timeout, with_lock_retries
 from .session import Session
 from .sources import MigrationSource
 
@@ -305,7 +305,7 @@ def _apply_without_transaction(
     finally:
         if session.dialect == "postgresql":
             backend.statement_runner = None
-            set_lock_timeout(session, 0, local=False)
+            reset_lock_timeout(session)
     left_after = invalid_indexes.find(session)
     if left_after:
         raise MigrationError(

@@ -24,7 +24,7 @@ import pytest
 
 from {{ cookiecutter.package_name }}.db import invalid_indexes
 from {{ cookiecutter.package_name }}.db.lock_retry import LockRetriesExhaustedError, LockRetryPolicy
-from {{ cookiecutter.package_name }}.db.runner import get_migration_status, run_migrations
+from {{ cookiecutter.package_name }}.db.runner import get_migration_status, rollback_migrations, run_migrations
 from {{ cookiecutter.package_name }}.db.session import Session, session_scope
 from {{ cookiecutter.package_name }}.db.sources import MigrationSource
 from {{ cookiecutter.package_name }}.db.target import PostgresTarget
@@ -92,9 +92,9 @@ class LongReader:
 
     statement = "SELECT count(*) FROM users"
 
-    def __init__(self, target: PostgresTarget) -> None:
+    def __init__(self, target: PostgresTarget, statement: str | None = None) -> None:
         self.connection = psycopg.connect(**target.connect_kwargs())
-        self.connection.execute(self.statement)
+        self.connection.execute(statement or self.statement)
         self.pid = self.connection.info.backend_pid
 
     def end(self) -> None:
@@ -478,3 +478,46 @@ def test_a_waiter_that_loses_its_connection_says_so_in_one_line(pg: PostgresTarg
     assert isinstance(error, DatabaseUnavailableError), repr(error)
     assert str(error).startswith("lost the database while taking the migration lock: ")
     assert "\n" not in str(error)
+
+
+def test_outside_a_transaction_each_statement_is_bounded_and_an_exhausted_one_undoes_the_file(
+    pg: PostgresTarget, source: MigrationSource
+) -> None:
+    with session_scope(pg) as session:
+        session.execute("CREATE TABLE notes (id BIGINT PRIMARY KEY)")
+    add_migration(
+        source,
+        "0002_index_and_note_body",
+        "-- transactional: false\n"
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS users_name_idx ON users (name);\n"
+        "ALTER TABLE notes ADD COLUMN IF NOT EXISTS body TEXT;\n",
+        "ALTER TABLE notes DROP COLUMN IF EXISTS body;\nDROP INDEX CONCURRENTLY IF EXISTS users_name_idx;\n",
+    )
+    reader = LongReader(pg, "SELECT count(*) FROM notes")
+    try:
+        with session_scope(pg) as session:
+            with pytest.raises(MigrationError) as raised:
+                run_migrations(session, source, lock_retry=LockRetryPolicy(max_timeout=0.2, window=1.5))
+            # The index, built before the ALTER timed out, was undone with the rollback step.
+            assert index_state(session, "users_name_idx") is None
+            assert recorded(session) == [FIRST]
+    finally:
+        reader.end()
+    message = str(raised.value)
+    assert "0002_index_and_note_body.sql failed and was not applied: " in message
+    assert "could not get its locks" in message
+    assert "its earlier statements were undone with its rollback steps" in message
+    assert f"pid {reader.pid}" in message
+
+    with session_scope(pg) as session:
+        assert run_migrations(session, source).applied == ["0002_index_and_note_body"]
+        # Rolling it back is bounded the same way: a reader of notes makes it give up.
+        reader = LongReader(pg, "SELECT count(*) FROM notes")
+        try:
+            with pytest.raises(MigrationError, match=r"^rollback of .* could not get its locks"):
+                rollback_migrations(session, source, lock_retry=LockRetryPolicy(max_timeout=0.2, window=1))
+        finally:
+            reader.end()
+        assert rollback_migrations(session, source).rolled_back == ["0002_index_and_note_body"]
+        assert index_state(session, "users_name_idx") is None
+        assert recorded(session) == [FIRST]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from {{ cookiecutter.package_name }}.config import load_settings
-from {{ cookiecutter.package_name }}.db.lock_retry import LockRetryPolicy, header_lock_timeout
+from {{ cookiecutter.package_name }}.db.lock_retry import LockRetryPolicy, header_lock_timeout, runs_concurrently
 from {{ cookiecutter.package_name }}.errors import ConfigError, MigrationError
 
 
@@ -72,6 +72,34 @@ def test_the_settings_come_from_the_environment() -> None:
 
 
 @pytest.mark.parametrize("variable", ["MIGRATION_DDL_LOCK_TIMEOUT", "MIGRATION_DDL_RETRY_WINDOW"])
-def test_a_bad_setting_is_refused_by_name(variable: str) -> None:
-    with pytest.raises(ConfigError, match=f"^{variable} has value '-1': expected a number of seconds >= 0$"):
-        load_settings({variable: "-1"}, None)
+@pytest.mark.parametrize("value", ["-1", "inf", "nan", "soon"])
+def test_a_bad_setting_is_refused_by_name(variable: str, value: str) -> None:
+    with pytest.raises(
+        ConfigError, match=f"^{variable} has value '{value}': expected a number of seconds >= 0$"
+    ):
+        load_settings({variable: value}, None)
+
+
+def test_a_huge_window_is_capped_at_a_day() -> None:
+    planned = sum(a.timeout + a.sleep for a in LockRetryPolicy(window=1e12).schedule())
+    assert 86_000 <= planned <= 86_400 + 12
+
+
+@pytest.mark.parametrize(
+    ("statement", "concurrent"),
+    [
+        ("CREATE INDEX CONCURRENTLY users_name_idx ON users (name)", True),
+        ("\n  create unique index concurrently if not exists u ON users (email)", True),
+        ("-- build it without blocking writes\nCREATE INDEX CONCURRENTLY i ON users (name)", True),
+        ("DROP INDEX CONCURRENTLY IF EXISTS i", True),
+        ("REINDEX INDEX CONCURRENTLY i", True),
+        ("REINDEX (VERBOSE) TABLE CONCURRENTLY users", True),
+        ("REFRESH MATERIALIZED VIEW CONCURRENTLY totals", True),
+        ("-- add the index concurrently later\nALTER TABLE users ADD COLUMN a TEXT", False),
+        ("/* CREATE INDEX CONCURRENTLY */ ALTER TABLE users ADD COLUMN a TEXT", False),
+        ("CREATE INDEX i ON users (name)", False),
+        ("UPDATE users SET name = 'CREATE INDEX CONCURRENTLY'", False),
+    ],
+)
+def test_only_the_concurrently_forms_wait_unbounded(statement: str, concurrent: bool) -> None:
+    assert runs_concurrently(statement) is concurrent

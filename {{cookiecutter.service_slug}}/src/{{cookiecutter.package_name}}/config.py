@@ -7,6 +7,7 @@ Errors name the variable and its value, except for secrets.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -186,7 +187,7 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if value < 0:
+    if not math.isfinite(value) or value < 0:
         raise ConfigError(f"{name} has value {raw!r}: expected a number of seconds >= 0")
     return value
 

@@ -27,3 +27,9 @@ class MigrationLockTimeoutError(ServiceError):
 
 class DuplicateEmailError(ServiceError):
     """A user with this email (compared case-insensitively) already exists."""
+
+
+def first_line(error: BaseException) -> str:
+    """An error's first line, for one-line reports."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -22,11 +22,14 @@ from .lock_retry import Blocker, LockWaitWatch
 BLOCKERS_SQL: Final = """
     SELECT pid, coalesce(state, 'unknown'),
            coalesce(extract(epoch FROM now() - coalesce(xact_start, query_start)), 0)::float8,
-           left(regexp_replace(coalesce(query, ''), '\\s+', ' ', 'g'), 100)
+           left(regexp_replace(regexp_replace(coalesce(query, ''), '\\s+', ' ', 'g'),
+                               '''[^'']*(''|$)', '''...''', 'g'), 100)
     FROM pg_stat_activity
     WHERE pid = ANY(pg_blocking_pids(%s))
     ORDER BY xact_start NULLS LAST
 """
+# The query is shown to the operator with its string literals masked: another
+# session's statement may carry personal data, or a password (ALTER ROLE).
 # Never fewer than this between two looks, however short the attempt's timeout.
 SHORTEST_INTERVAL: Final = 0.02
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from ..errors import first_line
 from .session import Session
 
 # Invalid indexes of the current schema. An index some other session is still
@@ -27,6 +28,7 @@ INVALID_SQL: Final = """
     WHERE NOT i.indisvalid
       AND index.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
       AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid)
+      AND (NOT %s OR index.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user))
     ORDER BY index.relname
 """
 
@@ -45,13 +47,16 @@ class InvalidIndex:
         return f"{self.name} on {self.table} (remove it with: {self.drop_statement})"
 
 
-def find(session: Session) -> list[InvalidIndex]:
-    """The invalid indexes of the session's current schema (none on SQLite)."""
+def find(session: Session, *, owned: bool = False) -> list[InvalidIndex]:
+    """The invalid indexes of the session's current schema (none on SQLite);
+    with `owned`, only those of the session's own role (a build by another
+    role may still be running: without pg_read_all_stats its progress row is
+    hidden from us)."""
     if session.dialect != "postgresql":
         return []
     rows = session.execute("SELECT current_schema()")
     schema = str(rows[0][0])
-    return [InvalidIndex(schema, str(row[0]), str(row[1])) for row in session.execute(INVALID_SQL)]
+    return [InvalidIndex(schema, str(row[0]), str(row[1])) for row in session.execute(INVALID_SQL, (owned,))]
 
 
 def drop(session: Session, indexes: list[InvalidIndex]) -> tuple[list[InvalidIndex], list[str]]:
@@ -63,7 +68,7 @@ def drop(session: Session, indexes: list[InvalidIndex]) -> tuple[list[InvalidInd
         try:
             session.execute(index.drop_statement)
         except Exception as error:  # noqa: BLE001 - reported to the operator with the statement to run
-            problems.append(f"{index.describe()}: {str(error).strip().splitlines()[0]}")
+            problems.append(f"{index.describe()}: {first_line(error)}")
         else:
             dropped.append(index)
     return dropped, problems

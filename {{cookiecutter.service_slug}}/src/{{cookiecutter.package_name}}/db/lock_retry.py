@@ -34,6 +34,8 @@ SLEEPS: Final = (0.5, 1.0, 2.0, 4.0, 8.0)
 LONGEST_SLEEP: Final = 10.0
 DEFAULT_MAX_TIMEOUT: Final = 2.0
 DEFAULT_WINDOW: Final = 180.0
+# A day of retries at most: a longer window is a deploy that never ends.
+LONGEST_WINDOW: Final = 86400.0
 LOCK_NOT_AVAILABLE: Final = "55P03"
 
 _Result = TypeVar("_Result")
@@ -72,13 +74,14 @@ class LockRetryPolicy:
         next attempt would end past the window."""
         if not self.enabled:
             return [Attempt(0.0, 0.0)]
+        window = min(self.window, LONGEST_WINDOW)
         attempts: list[Attempt] = []
         planned = 0.0
         index = 0
         while True:
             timeout = min(self.max_timeout, _at(FIRST_TIMEOUTS, index, self.max_timeout))
             sleep = _at(SLEEPS, index, LONGEST_SLEEP)
-            if attempts and planned + timeout > self.window:
+            if attempts and planned + timeout > window:
                 break
             attempts.append(Attempt(timeout, sleep))
             planned += timeout + sleep
@@ -145,6 +148,7 @@ def with_lock_retries(
     *,
     what: str,
     context: Mapping[str, object],
+    outcome: str = "nothing was applied",
 ) -> _Result:
     """Run `attempt(timeout)` until it gets its locks or the schedule runs out.
 
@@ -165,7 +169,7 @@ def with_lock_retries(
             raise LockRetriesExhaustedError(
                 f"{what} could not get its locks: {number} attempt(s) over "
                 f"{time.monotonic() - started:.0f} s each waited up to {policy.max_timeout:g} s "
-                f"(lock_timeout), blocked by {watch.describe()}; nothing was applied. End that "
+                f"(lock_timeout), blocked by {watch.describe()}; {outcome}. End that "
                 "session, or retry later; a file that must wait longer can say so in its header "
                 "(-- lock_timeout: 10s), or raise MIGRATION_DDL_RETRY_WINDOW"
             ) from None
@@ -182,6 +186,24 @@ def with_lock_retries(
         )
         time.sleep(pause)
     raise AssertionError("unreachable: the schedule always has an attempt")
+
+
+# Statements whose lock blocks no reads or writes (SHARE UPDATE EXCLUSIVE, or
+# none): CREATE/DROP INDEX CONCURRENTLY, REINDEX ... CONCURRENTLY and
+# REFRESH MATERIALIZED VIEW CONCURRENTLY. Comments are removed first, so that
+# the word in a comment changes nothing.
+CONCURRENT_STATEMENT: Final = re.compile(
+    r"^\s*(?:CREATE\s+(?:UNIQUE\s+)?INDEX|DROP\s+INDEX|REINDEX\s+(?:\([^)]*\)\s*)?\w+"
+    r"|REFRESH\s+MATERIALIZED\s+VIEW)\s+CONCURRENTLY\b",
+    re.IGNORECASE,
+)
+SQL_COMMENT: Final = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+
+
+def runs_concurrently(statement: str) -> bool:
+    """Whether a statement is one of the CONCURRENTLY forms, which wait for
+    older transactions instead of blocking traffic: no lock_timeout for them."""
+    return bool(CONCURRENT_STATEMENT.match(SQL_COMMENT.sub(" ", statement)))
 
 
 HEADER_LINE: Final = re.compile(r"^\s*--\s*lock_timeout\s*:\s*(\S+)\s*$")

@@ -16,7 +16,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.sql import SQL, Composed
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ..errors import DatabaseUnavailableError, MigrationLockTimeoutError
+from ..errors import DatabaseUnavailableError, MigrationLockTimeoutError, first_line
 from .blockers import BlockerWatcher
 from .lock_retry import LockWaitWatch
 from .session import MissingTable, Row, UniqueViolation
@@ -93,7 +93,7 @@ class PostgresSession:
                 self._wait_for_lock(timeout)
         except psycopg.Error as error:
             raise DatabaseUnavailableError(
-                f"lost the database while taking the migration lock: {first_error_line(error)}"
+                f"lost the database while taking the migration lock: {first_line(error)}"
             ) from None
         try:
             yield
@@ -288,11 +288,6 @@ def _is_transient(error: psycopg.OperationalError) -> bool:
     if "FATAL:" not in text:
         return True  # refused, unreachable, timed out: the server may be coming up
     return any(phrase in text for phrase in TRANSIENT_FATAL_PHRASES)
-
-
-def first_error_line(error: psycopg.Error) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _reason(error: psycopg.Error, target: PostgresTarget) -> str:

@@ -14,18 +14,25 @@ three things yoyo does not give us:
 from __future__ import annotations
 
 import logging
-import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import MigrationError
+from ..errors import MigrationError, first_line
 from . import history, invalid_indexes
 from .drift import Drift, DriftError, DriftPolicy, drift_between, drift_message
-from .lock_retry import LockRetryPolicy, reset_lock_timeout, set_lock_timeout, with_lock_retries
+from .lock_retry import (
+    LockRetriesExhaustedError,
+    LockRetryPolicy,
+    reset_lock_timeout,
+    runs_concurrently,
+    set_lock_timeout,
+    with_lock_retries,
+)
 from .session import Session
 from .sources import MigrationSource
 
@@ -35,8 +42,6 @@ if TYPE_CHECKING:
 
 DEFAULT_LOCK_TIMEOUT = 300.0
 DEFAULT_LOCK_RETRY = LockRetryPolicy()
-# CREATE/DROP INDEX CONCURRENTLY and REINDEX ... CONCURRENTLY.
-CONCURRENTLY = re.compile(r"\bCONCURRENTLY\b", re.IGNORECASE)
 
 log = logging.getLogger(__name__)
 
@@ -277,10 +282,35 @@ def _apply_without_transaction(
         )
     if create_history:
         history.ensure_table(session)
+    try:
+        with _each_statement_retried(step):
+            migration.process_steps(backend, "apply")
+    except backend.DatabaseError as error:
+        raise MigrationError(
+            f"migration {_shown(path)} failed and was not applied: {first_line(error)}{_cleaned_up(session)}"
+        ) from error
+    left_after = invalid_indexes.find(session)
+    if left_after:
+        raise MigrationError(
+            f"migration {_shown(path)} left an INVALID index and was not recorded{_cleaned_up(session)}"
+        )
+    with session.transaction():
+        history.record(session, step.name, checksum=checksum, batch=step.batch, duration_ms=ms_since(started))
+
+
+@contextmanager
+def _each_statement_retried(step: _Step) -> Iterator[None]:
+    """Outside a transaction each statement commits by itself: each one gets
+    the lock-timeout schedule of its own (a statement that timed out changed
+    nothing, so it simply runs again)."""
+    session, backend = step.session, step.backend
+    if session.dialect != "postgresql":
+        yield
+        return
     policy = step.policy()
 
     def run_statement(statement: str, execute: Callable[[], object]) -> object:
-        if CONCURRENTLY.search(statement):
+        if runs_concurrently(statement):
             # Its lock blocks no reads or writes; it waits for older
             # transactions, and a retry would throw the build away each time.
             set_lock_timeout(session, 0, local=False)
@@ -291,37 +321,36 @@ def _apply_without_transaction(
             set_lock_timeout(session, timeout, local=False)
             result.append(execute())
 
-        with_lock_retries(session, policy, attempt, what=f"migration {step.name}", context=step.context)
+        try:
+            with_lock_retries(
+                session,
+                policy,
+                attempt,
+                what=f"migration {step.name}",
+                context=step.context,
+                outcome="its earlier statements were undone with its rollback steps",
+            )
+        except LockRetriesExhaustedError as exhausted:
+            # A driver error, so that yoyo undoes the statements that committed.
+            raise backend.DatabaseError(str(exhausted)) from None
         return result[0]
 
-    if session.dialect == "postgresql":
-        backend.statement_runner = run_statement
+    backend.statement_runner = run_statement
     try:
-        migration.process_steps(backend, "apply")
-    except backend.DatabaseError as error:
-        raise MigrationError(
-            f"migration {_shown(path)} failed and was not applied: {first_line(error)}{_cleaned_up(session)}"
-        ) from error
+        yield
     finally:
-        if session.dialect == "postgresql":
-            backend.statement_runner = None
-            reset_lock_timeout(session)
-    left_after = invalid_indexes.find(session)
-    if left_after:
-        raise MigrationError(
-            f"migration {_shown(path)} left an INVALID index and was not recorded{_cleaned_up(session)}"
-        )
-    with session.transaction():
-        history.record(session, step.name, checksum=checksum, batch=step.batch, duration_ms=ms_since(started))
+        backend.statement_runner = None
+        reset_lock_timeout(session)
 
 
 def _cleaned_up(session: Session) -> str:
     """Drop the invalid indexes a failed attempt left; say which, or what to run.
 
     The schema held none before the attempt (it would not have started), the
-    migration lock keeps other runners out of it, and indexes still being
-    built by other sessions are not counted: what is left is ours."""
-    left = invalid_indexes.find(session)
+    migration lock keeps other runners out of it, and indexes another
+    session is still building, or another role owns, are not counted: what is
+    left is ours."""
+    left = invalid_indexes.find(session, owned=True)
     if not left:
         return ""
     dropped, problems = invalid_indexes.drop(session, left)
@@ -349,7 +378,13 @@ def _roll_back(step: _Step) -> None:
             history.forget(session, name)
 
     try:
-        step.retrying(attempt)
+        if migration.use_transactions:
+            step.retrying(attempt)
+        else:
+            with _each_statement_retried(step):
+                migration.process_steps(backend, "rollback")
+            with session.transaction():
+                history.forget(session, name)
     except backend.DatabaseError as error:
         raise MigrationError(
             f"rollback of {_shown(path)} failed and changed nothing: {first_line(error)}"
@@ -403,12 +438,6 @@ def _check_rollback_files(source: MigrationSource, names: list[str]) -> None:
 def ms_since(started: float) -> int:
     """Milliseconds since a time.perf_counter() reading."""
     return round((time.perf_counter() - started) * 1000)
-
-
-def first_line(error: BaseException) -> str:
-    """An error's first line, for one-line reports."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _shown(path: Path) -> str:

@@ -29,7 +29,7 @@ from typing import Final, Literal
 import psycopg
 from psycopg import sql
 
-from ..errors import ServiceError
+from ..errors import ServiceError, first_line
 from ..log_context import current_tenant, tenant_context
 from . import history, tenant_registry
 from .drift import DriftPolicy, accept_change
@@ -41,7 +41,6 @@ from .runner import (
     MigrationStatus,
     RollbackResult,
     apply_pending,
-    first_line,
     get_migration_status,
     ms_since,
     rollback_migrations,

@@ -2,17 +2,22 @@
 
 When `lock_timeout` cancels a statement, its wait is over and
 `pg_blocking_pids` no longer names anyone. So while an attempt runs, a
-watcher thread asks, from a connection of its own, which sessions block the
+watcher asks, from a connection of its own, which sessions block the
 migration's backend. It starts asking only when the attempt has run for half
-its timeout: a migration that takes its locks at once never opens that
-connection, and one that waits is seen several times before it gives up.
+its timeout, then every quarter of it: a migration that takes its locks at
+once never opens that connection, and one that waits is seen several times
+before it gives up.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Final
 
 import psycopg
@@ -49,31 +54,14 @@ class BlockerWatcher:
         if timeout <= 0:
             yield seen
             return
-        done = threading.Event()
-        thread = threading.Thread(
-            target=self._look, args=(seen, done, timeout), name="lock-wait-watch", daemon=True
-        )
-        thread.start()
+        attempt = _Attempt(self, seen, max(SHORTEST_INTERVAL, timeout / 4))
+        _SCHEDULER.add(attempt, time.monotonic() + timeout / 2)
         try:
             yield seen
         finally:
-            done.set()
-            thread.join()
+            attempt.over = True
 
-    def _look(self, seen: LockWaitWatch, done: threading.Event, timeout: float) -> None:
-        interval = max(SHORTEST_INTERVAL, timeout / 4)
-        if done.wait(timeout / 2):
-            return
-        while not done.is_set():
-            try:
-                found = self._blockers()
-            except psycopg.Error:
-                return  # seeing blockers is a courtesy: never fail a migration for it
-            if found:
-                seen.blockers = found
-            done.wait(interval)
-
-    def _blockers(self) -> list[Blocker]:
+    def blockers(self) -> list[Blocker]:
         with self._guard:
             if self._connection is None or self._connection.closed:
                 self._connection = psycopg.connect(self._conninfo, autocommit=True)
@@ -84,3 +72,61 @@ class BlockerWatcher:
         with self._guard:
             if self._connection is not None:
                 self._connection.close()
+
+
+@dataclass(eq=False)
+class _Attempt:
+    """One attempt being watched; `over` once it ended (then it is dropped)."""
+
+    watcher: BlockerWatcher
+    seen: LockWaitWatch
+    interval: float
+    over: bool = False
+
+    def look(self) -> bool:
+        """Note the blockers; False when looking is pointless (the attempt is
+        over, or the server would not answer)."""
+        try:
+            found = self.watcher.blockers()
+        except psycopg.Error:
+            return False  # seeing blockers is a courtesy: never fail a migration for it
+        if found:
+            self.seen.blockers = found
+        return not self.over
+
+
+class _Scheduler:
+    """One thread for the whole process looks at every watched attempt when
+    it is due. An attempt costs a heap push, not a thread: migrating a
+    thousand tenants starts no thread per migration. An attempt that ends is
+    only marked over, and dropped when its turn comes."""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, _Attempt]] = []
+        self._counter = itertools.count()
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, attempt: _Attempt, at: float) -> None:
+        with self._changed:
+            earliest = self._due[0][0] if self._due else None
+            heapq.heappush(self._due, (at, next(self._counter), attempt))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="lock-wait-watch", daemon=True)
+                self._thread.start()
+            elif earliest is None or at < earliest:
+                self._changed.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while not self._due or self._due[0][0] > time.monotonic():
+                    self._changed.wait(self._due[0][0] - time.monotonic() if self._due else None)
+                _, _, attempt = heapq.heappop(self._due)
+            if attempt.over or not attempt.look():
+                continue
+            with self._changed:
+                heapq.heappush(self._due, (time.monotonic() + attempt.interval, next(self._counter), attempt))
+
+
+_SCHEDULER: Final = _Scheduler()

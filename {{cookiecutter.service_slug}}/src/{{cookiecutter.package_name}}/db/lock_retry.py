@@ -21,6 +21,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Final, TypeVar
 
 from ..errors import MigrationError
@@ -72,23 +73,29 @@ class LockRetryPolicy:
     def schedule(self) -> list[Attempt]:
         """The attempts, in order: timeouts and sleeps that grow until the
         next attempt would end past the window."""
-        if not self.enabled:
-            return [Attempt(0.0, 0.0)]
-        window = min(self.window, LONGEST_WINDOW)
-        attempts: list[Attempt] = []
-        planned = 0.0
-        index = 0
-        while True:
-            timeout = min(self.max_timeout, _at(FIRST_TIMEOUTS, index, self.max_timeout))
-            sleep = _at(SLEEPS, index, LONGEST_SLEEP)
-            if attempts and planned + timeout > window:
-                break
-            attempts.append(Attempt(timeout, sleep))
-            planned += timeout + sleep
-            index += 1
-        if len(attempts) == 1:
-            attempts = [Attempt(self.max_timeout, 0.0)]
-        return attempts
+        return list(_schedule(self.max_timeout, self.window))
+
+
+@lru_cache(maxsize=64)
+def _schedule(max_timeout: float, window: float) -> tuple[Attempt, ...]:
+    """Computed once per policy (a thousand tenants share one)."""
+    if max_timeout <= 0:
+        return (Attempt(0.0, 0.0),)
+    window = min(window, LONGEST_WINDOW)
+    attempts: list[Attempt] = []
+    planned = 0.0
+    index = 0
+    while True:
+        timeout = min(max_timeout, _at(FIRST_TIMEOUTS, index, max_timeout))
+        sleep = _at(SLEEPS, index, LONGEST_SLEEP)
+        if attempts and planned + timeout > window:
+            break
+        attempts.append(Attempt(timeout, sleep))
+        planned += timeout + sleep
+        index += 1
+    if len(attempts) == 1:
+        return (Attempt(max_timeout, 0.0),)
+    return tuple(attempts)
 
 
 def _at(values: tuple[float, ...], index: int, after: float) -> float:

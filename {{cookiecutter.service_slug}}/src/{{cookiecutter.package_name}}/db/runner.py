@@ -235,8 +235,7 @@ def _apply(step: _Step, log_level: int, *, create_history: bool) -> None:
         )
 
     def attempt(timeout: float) -> None:
-        with backend.transaction():
-            set_lock_timeout(session, timeout, local=True)
+        with _transaction(step, timeout):
             if create_history:
                 history.ensure_table(session)
             migration.process_steps(backend, "apply")
@@ -265,6 +264,25 @@ def _apply(step: _Step, log_level: int, *, create_history: bool) -> None:
         duration_ms,
         extra={"migration": name, "batch": batch, "duration_ms": duration_ms},
     )
+
+
+@contextmanager
+def _transaction(step: _Step, lock_timeout: float) -> Iterator[None]:
+    """The migration's transaction (a savepoint inside a caller's), under
+    `lock_timeout` on PostgreSQL: sent with the BEGIN, or SET LOCAL after it."""
+    session, backend = step.session, step.backend
+    if session.dialect != "postgresql" or backend._in_transaction:
+        with backend.transaction():
+            set_lock_timeout(session, lock_timeout, local=True)
+            yield
+        return
+    backend.begin_lock_timeout = lock_timeout
+    try:
+        with backend.transaction():
+            backend.begin_lock_timeout = None
+            yield
+    finally:
+        backend.begin_lock_timeout = None
 
 
 def _apply_without_transaction(
@@ -372,8 +390,7 @@ def _roll_back(step: _Step) -> None:
     backend.savepoints = _ignores_errors(migration.steps)
 
     def attempt(timeout: float) -> None:
-        with backend.transaction():
-            set_lock_timeout(session, timeout, local=True)
+        with _transaction(step, timeout):
             migration.process_steps(backend, "rollback")
             history.forget(session, name)
 

@@ -57,6 +57,17 @@ def test_environment_wins_over_the_env_file(tmp_path: Path) -> None:
         ({"DB_POOL_MAX": "ten"}, "DB_POOL_MAX has value 'ten'"),
         ({"DB_POOL_MIN": "20", "DB_POOL_MAX": "5"}, "DB_POOL_MIN (20) is greater than DB_POOL_MAX (5)"),
         ({"DB_CONNECT_TIMEOUT": "-1"}, "DB_CONNECT_TIMEOUT has value '-1'"),
+        # Numbers that parse, then break a wait or a bind later: refused when settings load.
+        ({"DB_CONNECT_TIMEOUT": "nan"}, "DB_CONNECT_TIMEOUT has value 'nan': expected a number of seconds"),
+        ({"DB_CONNECT_TIMEOUT": "inf"}, "DB_CONNECT_TIMEOUT has value 'inf'"),
+        ({"DB_CONNECT_TIMEOUT": "1e400"}, "DB_CONNECT_TIMEOUT has value '1e400'"),
+        ({"MIGRATION_LOCK_TIMEOUT": "inf"}, "MIGRATION_LOCK_TIMEOUT has value 'inf'"),
+        (
+            {"MIGRATION_LOCK_TIMEOUT": "3000000"},
+            "MIGRATION_LOCK_TIMEOUT has value '3000000': expected a number of seconds from 0 to 86400",
+        ),
+        ({"DB_POOL_MIN": "--5"}, "DB_POOL_MIN has value '--5': expected a whole number from 0 to 10000"),
+        ({"PORT": "99999"}, "PORT has value '99999': expected a whole number from 1 to 65535"),
         ({"DATABASE_URL": "oracle://scott:tiger@db/orcl"}, "unsupported scheme 'oracle'"),
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
         ({"AUTO_MIGRATE_TENANTS": "sometimes"}, "AUTO_MIGRATE_TENANTS has value 'sometimes'"),
@@ -130,7 +141,7 @@ def test_db_variables_build_the_target_when_database_url_is_unset() -> None:
     )
 
 
-@pytest.mark.parametrize("password", ["", "postgres", "changeme"])
+@pytest.mark.parametrize("password", ["", " ", "postgres", " Postgres ", "changeme"])
 def test_production_refuses_default_or_empty_credentials(password: str) -> None:
     with pytest.raises(ConfigError, match="refusing to start in production") as raised:
         load_settings(

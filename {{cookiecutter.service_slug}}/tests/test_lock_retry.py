@@ -75,7 +75,7 @@ def test_the_settings_come_from_the_environment() -> None:
 @pytest.mark.parametrize("value", ["-1", "inf", "nan", "soon"])
 def test_a_bad_setting_is_refused_by_name(variable: str, value: str) -> None:
     with pytest.raises(
-        ConfigError, match=f"^{variable} has value '{value}': expected a number of seconds >= 0$"
+        ConfigError, match=f"^{variable} has value '{value}': expected a number of seconds from 0 to 86400$"
     ):
         load_settings({variable: value}, None)
 

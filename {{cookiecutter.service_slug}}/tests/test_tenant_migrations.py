@@ -573,3 +573,14 @@ def lock_pollers(session: PostgresSession) -> int:
         "AND query LIKE 'SELECT pg_%%advisory_lock(%%' AND pid <> pg_backend_pid()"
     )
     return int(rows[0][0])
+
+
+@pytest.mark.parametrize("concurrency", ["0", "-1"])
+def test_a_concurrency_below_one_is_refused_in_one_line(
+    shared_target: PostgresTarget, concurrency: str
+) -> None:
+    result = cli("migrate-tenants", "--concurrency", concurrency, DATABASE_URL=target_url(shared_target))
+
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: tenant migration concurrency is {concurrency}: use 1 or more"), line

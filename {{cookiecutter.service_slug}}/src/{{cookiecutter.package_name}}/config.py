@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,14 @@ DEFAULT_DB_NAME: Final = "{{ cookiecutter.package_name }}"
 {%- if cookiecutter.database == "postgresql+sqlite" %}
 DB_PART_VARIABLES: Final = ("DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME")
 {%- endif %}
+
+# Every number is checked finite and in range when settings load, before
+# anything runs: a value that parses but breaks a wait or a bind later (nan,
+# 1e400, a port of 99999) is refused by name.
+WHOLE_NUMBER: Final = re.compile(r"-?[0-9]+")
+MAX_COUNT: Final = 10_000
+MAX_PORT: Final = 65_535
+MAX_SECONDS: Final = 86_400.0
 
 # Credentials that must never reach production: the PostgreSQL image defaults
 # and the placeholders of .env.example.
@@ -106,7 +115,7 @@ def load_settings(
         log_level=_choice(env, "LOG_LEVEL", LOG_LEVELS, "INFO", upper=True),
         log_format=_choice(env, "LOG_FORMAT", LOG_FORMATS, "json" if app_env == "production" else "text"),
         host=env.get("HOST") or "127.0.0.1",
-        port=_int(env, "PORT", 8000, minimum=1),
+        port=_int(env, "PORT", 8000, minimum=1, maximum=MAX_PORT),
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
         auto_migrate_tenants=_bool(env, "AUTO_MIGRATE_TENANTS", default=True),
         tenant_migration_concurrency=_int(
@@ -152,7 +161,7 @@ def _database(env: Mapping[str, str]) -> DatabaseTarget:
 def _refuse_default_credentials(target: DatabaseTarget) -> None:
     if not isinstance(target, PostgresTarget):
         return
-    if target.password.lower() in WEAK_PASSWORDS:
+    if target.password.strip().lower() in WEAK_PASSWORDS:
         raise ConfigError(
             f"refusing to start in production with a default or empty PostgreSQL password "
             f"for user {target.user!r} (set DATABASE_URL or DB_PASSWORD to a real secret)"
@@ -170,16 +179,16 @@ def _bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     raise ConfigError(f"{name} has value {env[name]!r}: not a valid boolean (use true or false)")
 
 
-def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int = MAX_COUNT) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    if not raw.lstrip("-").isdigit() or int(raw) < minimum:
-        raise ConfigError(f"{name} has value {raw!r}: expected a whole number >= {minimum}")
+    if not WHOLE_NUMBER.fullmatch(raw) or not minimum <= int(raw) <= maximum:
+        raise ConfigError(f"{name} has value {raw!r}: expected a whole number from {minimum} to {maximum}")
     return int(raw)
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+def _float(env: Mapping[str, str], name: str, default: float, *, maximum: float = MAX_SECONDS) -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -187,8 +196,9 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if not math.isfinite(value) or value < 0:
-        raise ConfigError(f"{name} has value {raw!r}: expected a number of seconds >= 0")
+    # nan, inf and 1e400 parse as floats; each would break a wait later on.
+    if not math.isfinite(value) or not 0 <= value <= maximum:
+        raise ConfigError(f"{name} has value {raw!r}: expected a number of seconds from 0 to {maximum:g}")
     return value
 
 

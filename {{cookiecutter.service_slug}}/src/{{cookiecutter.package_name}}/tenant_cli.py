@@ -55,7 +55,7 @@ def migrate_tenants(settings: Settings, concurrency: int | None = None) -> int:
     progress = Progress("Migrating tenants")
     report = run_all_tenant_migrations(
         target,
-        concurrency=concurrency or settings.tenant_migration_concurrency,
+        concurrency=settings.tenant_migration_concurrency if concurrency is None else concurrency,
         lock_timeout=settings.migration_lock_timeout,
         lock_retry=settings.lock_retry,
         on_drift=settings.on_drift,
@@ -134,7 +134,10 @@ def add_tenant_commands(add: AddCommand) -> None:
     )
     add("migrate-tenant", migrate_tenant, "apply pending migrations to one tenant").add_argument("tenant")
     add("migrate-tenants", migrate_all, "apply pending migrations to every tenant").add_argument(
-        "--concurrency", type=int, default=None, help="connections at once (TENANT_MIGRATION_CONCURRENCY)"
+        "--concurrency",
+        type=int,
+        default=None,
+        help="connections at once, 1 or more (TENANT_MIGRATION_CONCURRENCY)",
     )
     add("tenants", tenants_status, "summarize every tenant's migration state")
 

@@ -29,7 +29,7 @@ from typing import Final, Literal
 import psycopg
 from psycopg import sql
 
-from ..errors import ServiceError, first_line
+from ..errors import ConfigError, ServiceError, first_line
 from ..log_context import current_tenant, tenant_context
 from . import history, tenant_registry
 from .drift import DriftPolicy, accept_change
@@ -225,6 +225,12 @@ def run_all_tenant_migrations(
     `on_start` receives the tenant count, `on_result` each tenant's result as
     it finishes (for progress). A failing tenant does not stop the others.
     """
+    if concurrency < 1:
+        # Zero or fewer workers would wait forever for runs that never start.
+        raise ConfigError(
+            f"tenant migration concurrency is {concurrency}: use 1 or more "
+            "(--concurrency, CONCURRENCY= for make migrate-tenants, TENANT_MIGRATION_CONCURRENCY)"
+        )
     source = _source(source)
     migration_ids = source.migration_ids()
     report = TenantRunReport()
@@ -277,10 +283,10 @@ class _Workers:
 
     def __init__(self, target: PostgresTarget, concurrency: int) -> None:
         self._target = target
-        self._executor = ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="tenant-migrate")
+        self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix="tenant-migrate")
         self._idle: queue.SimpleQueue[PostgresSession | None] = queue.SimpleQueue()
         self._opened: list[PostgresSession] = []
-        for _ in range(max(1, concurrency)):
+        for _ in range(concurrency):
             self._idle.put(None)
 
     def __enter__(self) -> _Workers:

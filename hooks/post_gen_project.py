@@ -37,6 +37,7 @@ PRUNE: dict[tuple[str, str], tuple[str, ...]] = {
         ".squawk.toml",
         "tests/test_migration_lint.py",
         "tests/test_live_database.py",
+        "tests/test_database_urls.py",
     ),
     ("tenancy", "single"): (
         "src/{package}/db/tenants.py",

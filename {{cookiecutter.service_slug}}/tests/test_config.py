@@ -86,6 +86,21 @@ def test_bad_values_name_the_variable(variables: dict[str, str], message: str) -
 def test_redact_url_hides_the_password_even_in_a_malformed_url() -> None:
     assert redact_url("postgresql://app:s3cret@host:port/db") == "postgresql://app:***@host:port/db"
     assert redact_url("postgresql://app@host/db") == "postgresql://app@host/db"
+    assert redact_url("postgresql://app:S3c/r#t?@:%x@db:5432/app") == "postgresql://app:***@db:5432/app"
+    assert redact_url("postgresql//app:S3c/ret@db.prod:5432/auth") == "postgresql//app:***@db.prod:5432/auth"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql//app:S3cretPW!x@db.prod:5432/auth", "postgres:app@db/auth", "//db/auth", "app@db"],
+)
+def test_a_value_that_looks_like_a_url_is_never_taken_as_a_file(url: str) -> None:
+    with pytest.raises(
+        ConfigError, match=r"looks like a URL but is not one \(is '://' missing\?\)"
+    ) as raised:
+        load_settings({"DATABASE_URL": url}, env_file=None)
+
+    assert "S3cretPW" not in str(raised.value)
 {%- if cookiecutter.database != "postgresql" %}
 
 

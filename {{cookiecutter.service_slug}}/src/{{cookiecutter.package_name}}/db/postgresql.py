@@ -16,7 +16,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.sql import SQL, Composed
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ..errors import DatabaseUnavailableError, MigrationLockTimeoutError, first_line
+from ..errors import ConfigError, DatabaseUnavailableError, MigrationLockTimeoutError, first_line
 from .blockers import BlockerWatcher
 from .lock_retry import LockWaitWatch
 from .session import MissingTable, Row, UniqueViolation
@@ -32,7 +32,21 @@ StatementRunner = Callable[[str, Callable[[], object]], object]
 # shutting down. Anything else the server answers (a wrong password, a missing
 # database) will not fix itself, so it fails at once.
 TRANSIENT_SQLSTATES = frozenset({"57P03", "57P01", "53300"})
-TRANSIENT_FATAL_PHRASES = ("is starting up", "is shutting down", "in recovery mode", "too many clients")
+TRANSIENT_PHRASES = (
+    "Connection refused",
+    "Connection timed out",
+    "timeout expired",
+    "No such file or directory",  # the server's socket is not there yet
+    "Network is unreachable",
+    "No route to host",
+    "could not translate host name",  # DNS may lag behind a starting container
+    "server closed the connection unexpectedly",
+    "Connection reset by peer",
+    "is starting up",
+    "is shutting down",
+    "in recovery mode",
+    "too many clients",
+)
 
 # One advisory lock per database and schema: replicas migrating the same schema
 # queue up, while tenants in different schemas never block each other. A
@@ -235,9 +249,16 @@ def _connect(target: PostgresTarget, *, wait: float) -> tuple[Connection, str]:
     while True:
         remaining = deadline - time.monotonic()
         try:
-            timeout = max(2, min(10, int(remaining)))
-            conninfo = make_conninfo("", **target.connect_kwargs(), connect_timeout=timeout)
+            # The URL's own connect_timeout wins; otherwise each try is bounded.
+            kwargs = {"connect_timeout": max(2, min(10, int(remaining))), **target.connect_kwargs()}
+            conninfo = make_conninfo("", **kwargs)
             connection: Connection = psycopg.connect(conninfo, autocommit=True)
+        except psycopg.ProgrammingError as error:
+            # libpq refused the options themselves (an unknown one, a bad value).
+            raise ConfigError(
+                f"cannot connect to {target.describe()}: {_reason(error, target)} "
+                "(DATABASE_URL's query options and DB_SSL* pass to libpq as they are)"
+            ) from None
         except psycopg.OperationalError as error:
             transient = _is_transient(error)
             if not transient or time.monotonic() + 0.5 > deadline:
@@ -288,16 +309,16 @@ class PostgresSessionPool:
 def _is_transient(error: psycopg.OperationalError) -> bool:
     """Worth waiting out: no answer from the server yet, or it is starting up.
 
-    libpq reports a refused connection attempt without a SQLSTATE, so a
-    server's own refusal (a missing database, a wrong password) is told apart
-    by its FATAL line: those fail at once instead of after the whole wait.
+    libpq reports a failed connection attempt without a SQLSTATE, so the
+    failures that can fix themselves are told apart by libpq's words (refused,
+    unreachable, timed out, the server starting up); anything else (a wrong
+    password, a missing database, TLS the server does not offer, a bad option
+    value) fails at once instead of after the whole wait.
     """
     if error.sqlstate is not None:
         return error.sqlstate in TRANSIENT_SQLSTATES
     text = str(error)
-    if "FATAL:" not in text:
-        return True  # refused, unreachable, timed out: the server may be coming up
-    return any(phrase in text for phrase in TRANSIENT_FATAL_PHRASES)
+    return any(phrase in text for phrase in TRANSIENT_PHRASES)
 
 
 def _reason(error: psycopg.Error, target: PostgresTarget) -> str:

@@ -6,6 +6,7 @@ without its password, so it can appear in logs and error messages.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 {%- if cookiecutter.database != "postgresql" %}
@@ -25,6 +26,10 @@ SUPPORTED_DIALECTS: Final[tuple[Dialect, ...]] = ("postgresql", "sqlite")
 SUPPORTED_DIALECTS: Final[tuple[Dialect, ...]] = ("{{ cookiecutter.database }}",)
 {%- endif %}
 
+PERCENT_ENCODE: Final = (
+    "A password holding / # ? @ : or % must be percent-encoded (/ is %2F, # is %23, ? is %3F, "
+    "@ is %40, : is %3A, % is %25)"
+)
 POSTGRESQL_SCHEMES: Final = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
 MEMORY: Final = ":memory:"
 
@@ -55,7 +60,10 @@ class PostgresTarget:
         return kwargs
 
     def describe(self) -> str:
-        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.dbname}"
+        if not self.host:
+            return f"postgresql://{self.user}@/{self.dbname} (local socket, port {self.port})"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # IPv6, as in a URL
+        return f"postgresql://{self.user}@{host}:{self.port}/{self.dbname}"
 
 
 @dataclass(frozen=True)
@@ -78,20 +86,31 @@ DatabaseTarget = PostgresTarget | SqliteTarget
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password replaced by `***`, even when it does not parse."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
+    """The URL with any password replaced by `***`, even when it does not parse:
+    everything between the user's `:` and the last `@` is hidden."""
+    credentials, at, host_part = url.rpartition("@")
+    if not at:
         return url
-    credentials, _, host_part = rest.rpartition("@")
-    user = credentials.split(":", 1)[0]
-    hidden = f"{user}:***" if ":" in credentials else user
-    return f"{scheme}://{hidden}@{host_part}"
+    start = credentials.find("//")
+    colon = credentials.find(":", start + 2 if start >= 0 else 0)
+    if colon < 0:
+        return url
+    return f"{credentials[: colon + 1]}***@{host_part}"
+
+
+# A DATABASE_URL with one of these was meant as a URL, never as a file path.
+LOOKS_LIKE_URL: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:|//|@")
 
 
 def parse_database_url(url: str) -> DatabaseTarget:
     """Parse DATABASE_URL: a postgresql:// URL, a sqlite:/// URL, or a SQLite path."""
     scheme, sep, _ = url.partition("://")
     if not sep:
+        if LOOKS_LIKE_URL.search(url):
+            raise ConfigError(
+                f"DATABASE_URL {redact_url(url)!r} looks like a URL but is not one (is '://' missing?): "
+                f"use {' or '.join(_scheme_examples())}"
+            )
         # A plain path such as ./data/service.db, as the original design allowed.
         return _require(SqliteTarget(path=url))
     scheme = scheme.lower()
@@ -138,15 +157,20 @@ def _parse_postgres_url(url: str) -> PostgresTarget:
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError as error:
-        raise ConfigError(f"DATABASE_URL {shown!r} is malformed: {error}") from None
-    dbname = unquote(parts.path.lstrip("/"))
-    if not parts.hostname or not dbname:
+    except ValueError:
+        # The parser's own message may quote a piece of the password: never shown.
         raise ConfigError(
-            f"DATABASE_URL {shown!r} is malformed: expected postgresql://user:password@host:5432/dbname"
+            f"DATABASE_URL {shown!r} is malformed: its host or port does not parse. {PERCENT_ENCODE}"
+        ) from None
+    dbname = unquote(parts.path.lstrip("/"))
+    if not dbname:
+        raise ConfigError(
+            f"DATABASE_URL {shown!r} is malformed: expected postgresql://user:password@host:5432/dbname "
+            f"(or postgresql:///dbname for the local socket). {PERCENT_ENCODE}"
         )
     return PostgresTarget(
-        host=parts.hostname,
+        # No host (postgresql:///db) is libpq's local socket, as psql has it.
+        host=parts.hostname or "",
         port=port or 5432,
         user=unquote(parts.username or "postgres"),
         password=unquote(parts.password or ""),

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from {{ cookiecutter.package_name }}.db.drift import Drift, DriftError, accept_change, find_drift
+from {{ cookiecutter.package_name }}.db.drift import Drift, DriftError, accept_change, drift_message, find_drift
 from {{ cookiecutter.package_name }}.db.dry_run import plan_migrations
 from {{ cookiecutter.package_name }}.db.runner import get_migration_status, run_migrations
-from {{ cookiecutter.package_name }}.db.session import Session
+from {{ cookiecutter.package_name }}.db.session import Session, session_scope
 from {{ cookiecutter.package_name }}.db.sources import MigrationSource
-from {{ cookiecutter.package_name }}.db.target import DatabaseTarget
+from {{ cookiecutter.package_name }}.db.target import DatabaseTarget, PostgresTarget
 from conftest import cli, target_url
 
 FIRST = "0001_create_users_table"
@@ -117,3 +117,39 @@ def test_dry_run_on_an_empty_database_creates_not_even_the_bookkeeping_table(tar
     assert "1 migration(s) would be applied as batch 1." in result.stdout
     assert f"Pending: 1\n  {FIRST}" in status.stdout
     assert "Completed: 0" in status.stdout
+
+
+def test_the_advice_for_a_missing_file_is_to_restore_it_not_to_accept_it() -> None:
+    missing = drift_message([Drift("0001_x", "missing")])
+    both = drift_message([Drift("0001_x", "missing"), Drift("0002_y", "changed")])
+
+    assert missing.endswith("; restore each missing file")
+    assert "migrate-accept" not in missing
+    assert both.endswith(
+        "restore each missing file; restore each changed file, or record its new content "
+        "as intended with: make migrate-accept NAME=0002_y"
+    )
+
+
+def production_url(target: DatabaseTarget) -> str:
+    """target_url with a password production accepts (the test server trusts every local login)."""
+    url = target_url(target)
+    if isinstance(target, PostgresTarget):
+        return url.replace(f"{target.user}:@", f"{target.user}:Zq8-long-random@", 1)
+    return url
+
+
+def test_rollback_in_production_refuses_drift_as_migrate_does(target: DatabaseTarget) -> None:
+    url = production_url(target)
+    assert cli("migrate", DATABASE_URL=url).returncode == 0
+    with session_scope(target) as session:
+        session.execute("UPDATE schema_migrations SET checksum = 'edited'")
+
+    refused = cli("rollback", DATABASE_URL=url, APP_ENV="production")
+    warned = cli("rollback", DATABASE_URL=url)
+
+    assert refused.returncode == 1
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith("error: refusing to roll back in production: 1 applied migration(s) differ"), line
+    assert warned.returncode == 0, warned.stderr
+    assert warned.stderr.startswith("warning: 1 applied migration(s) differ")

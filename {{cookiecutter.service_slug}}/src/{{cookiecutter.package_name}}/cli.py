@@ -80,13 +80,13 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def check_drift(session: Session, settings: Settings) -> None:
+def check_drift(session: Session, settings: Settings, action: str = "migrate") -> None:
     """Applied migrations whose files changed: refused in production, a warning elsewhere."""
     drift = find_drift(session)
     if not drift:
         return
     if settings.is_production:
-        raise DriftError(f"refusing to migrate in production: {drift_message(drift)}")
+        raise DriftError(f"refusing to {action} in production: {drift_message(drift)}")
     print(f"warning: {drift_message(drift)}", file=sys.stderr)
 
 
@@ -137,6 +137,7 @@ def rollback(args: argparse.Namespace, settings: Settings) -> int:
                 all_batches=args.all,
             )
         else:
+            check_drift(session, settings, "roll back")
             result = rollback_migrations(
                 session,
                 lock_timeout=settings.migration_lock_timeout,
@@ -144,6 +145,7 @@ def rollback(args: argparse.Namespace, settings: Settings) -> int:
                 all_batches=args.all,
             )
 {%- else %}
+        check_drift(session, settings, "roll back")
         result = rollback_migrations(
             session,
             lock_timeout=settings.migration_lock_timeout,

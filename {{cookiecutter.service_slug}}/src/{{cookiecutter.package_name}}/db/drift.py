@@ -55,12 +55,19 @@ def find_drift(session: Session, source: MigrationSource | None = None) -> list[
 
 
 def drift_message(drift: Sequence[Drift]) -> str:
+    """One line: what differs, and the way out that works for each kind."""
     names = ", ".join(d.describe() for d in drift)
-    first = drift[0].name
-    return (
-        f"{len(drift)} applied migration(s) differ from their files: {names}; restore the file, "
-        f"or record its new content as intended with: make migrate-accept NAME={first}"
-    )
+    advice: list[str] = []
+    if any(d.reason == "missing" for d in drift):
+        # Nothing to accept for a file that is gone: only restoring it helps.
+        advice.append("restore each missing file")
+    changed = [d.name for d in drift if d.reason == "changed"]
+    if changed:
+        advice.append(
+            "restore each changed file, or record its new content as intended with: "
+            f"make migrate-accept NAME={changed[0]}"
+        )
+    return f"{len(drift)} applied migration(s) differ from their files: {names}; {'; '.join(advice)}"
 
 
 def accept_change(session: Session, name: str, source: MigrationSource | None = None) -> str | None:

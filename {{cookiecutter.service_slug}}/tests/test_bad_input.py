@@ -142,4 +142,27 @@ def test_a_read_only_sqlite_file_is_refused_and_kept(tmp_path: Path) -> None:
         "(check its permissions and the volume it is on); nothing was changed"
     ]
     assert database.read_bytes() == before
+
+
+def test_a_file_that_is_not_a_database_is_named_in_one_line(tmp_path: Path) -> None:
+    database = tmp_path / "notes.db"
+    database.write_text("meeting notes, not a database\n" * 20)
+    before = database.read_bytes()
+
+    for command in ("status", "migrate"):
+        result = cli(command, DATABASE_URL=f"sqlite:///{database}")
+
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines() == [
+            f"error: cannot open sqlite:///{database}: file is not a database"
+        ]
+    assert database.read_bytes() == before
+
+
+def test_serving_an_in_memory_database_is_refused_in_one_line() -> None:
+    result = cli("serve", DATABASE_URL="sqlite:///:memory:")
+
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: DATABASE_URL sqlite:///:memory: cannot serve: "), line
 {%- endif %}

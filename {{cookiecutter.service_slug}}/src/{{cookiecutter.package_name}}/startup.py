@@ -15,14 +15,19 @@ from .db.session import session_scope
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
 from .db.target import PostgresTarget
 from .db.tenant_runner import run_all_tenant_migrations
-from .errors import MigrationError
 {%- endif %}
+from .errors import ConfigError{% if cookiecutter.tenancy == "schema-per-tenant" %}, MigrationError{% endif %}
 
 log = logging.getLogger(__name__)
 
 
 def prepare_database(settings: Settings) -> list[str]:
     """Wait for the database, migrate if configured; return the migrations applied."""
+    if settings.database.describe() == "sqlite:///:memory:":
+        raise ConfigError(
+            "DATABASE_URL sqlite:///:memory: cannot serve: each connection gets a database of its "
+            "own, so requests would never see the migrated tables; use a file (sqlite:///data/app.db)"
+        )
     with session_scope(settings.database, wait=settings.connect_timeout) as session:
         session.execute("SELECT 1")
         log.info("Database connected (%s)", settings.database.describe())

@@ -164,6 +164,9 @@ def open_sqlite_session(target: SqliteTarget) -> SqliteSession:
             check_same_thread=False,
         )
         connection.execute("PRAGMA foreign_keys = ON")
+        # Reads the file's header: a file that is not a database is refused
+        # here, by name, rather than by the first query of whatever runs next.
+        connection.execute("PRAGMA schema_version")
     except (sqlite3.Error, OSError) as error:
         raise DatabaseUnavailableError(f"cannot open {target.describe()}: {error}") from None
     return SqliteSession(connection, target)

@@ -168,6 +168,21 @@ def test_production_refuses_default_or_empty_credentials(password: str) -> None:
     assert f"'{password}'" not in str(raised.value)
 
 
+{%- if cookiecutter.database == "postgresql+sqlite" %}
+
+
+def test_production_never_falls_back_to_the_sqlite_file_unless_told() -> None:
+    with pytest.raises(ConfigError, match=r"^APP_ENV=production but neither DATABASE_URL nor DB_HOST"):
+        load_settings({"APP_ENV": "production"}, env_file=None)
+
+    allowed = load_settings({"APP_ENV": "production", "ALLOW_SQLITE_IN_PRODUCTION": "true"}, env_file=None)
+    explicit = load_settings({"APP_ENV": "production", "DATABASE_URL": "sqlite:///srv/app.db"}, env_file=None)
+
+    assert allowed.database == SqliteTarget(path="data/{{ cookiecutter.service_slug }}.db")
+    assert explicit.database == SqliteTarget(path="srv/app.db")
+{%- endif %}
+
+
 def test_production_accepts_a_real_secret() -> None:
     settings = load_settings(
         {"APP_ENV": "production", "DATABASE_URL": "postgresql://svc:Zq8-long-random@db/svc"}, env_file=None

@@ -103,7 +103,7 @@ def load_settings(
     settings = Settings(
         app_env=app_env,
         auto_migrate=_bool(env, "AUTO_MIGRATE", default=True),
-        database=_database(env),
+        database=_database(env, production=app_env == "production"),
         pool_min=_int(env, "DB_POOL_MIN", 2, minimum=0),
         pool_max=_int(env, "DB_POOL_MAX", 10, minimum=1),
         connect_timeout=_float(env, "DB_CONNECT_TIMEOUT", 30.0),
@@ -141,15 +141,23 @@ def read_environment(environ: Mapping[str, str], env_file: str | Path | None) ->
     return values
 
 
-def _database(env: Mapping[str, str]) -> DatabaseTarget:
+def _database(env: Mapping[str, str], *, production: bool) -> DatabaseTarget:
     url = env.get("DATABASE_URL", "").strip()
     if url:
         return parse_database_url(url)
 {%- if cookiecutter.database == "postgresql+sqlite" %}
     # Without DATABASE_URL, the DB_* variables choose PostgreSQL; with none of
-    # them either, development runs on an embedded SQLite file.
+    # them either, development runs on an embedded SQLite file. Production
+    # never falls back to that file unless the operator says so: a forgotten
+    # DATABASE_URL would otherwise serve from an empty local database.
     if any(env.get(name) for name in DB_PART_VARIABLES):
         return postgres_target_from_parts(env, DEFAULT_DB_NAME)
+    if production and not _bool(env, "ALLOW_SQLITE_IN_PRODUCTION", default=False):
+        raise ConfigError(
+            "APP_ENV=production but neither DATABASE_URL nor DB_HOST (and the other DB_*) is set: "
+            "refusing to fall back to the local SQLite file; set DATABASE_URL "
+            "(or ALLOW_SQLITE_IN_PRODUCTION=true to run on SQLite on purpose)"
+        )
     return SqliteTarget(path=default_sqlite_path(SERVICE_SLUG))
 {%- elif cookiecutter.database == "postgresql" %}
     return postgres_target_from_parts(env, DEFAULT_DB_NAME)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -521,3 +522,45 @@ def test_outside_a_transaction_each_statement_is_bounded_and_an_exhausted_one_un
         assert rollback_migrations(session, source).rolled_back == ["0002_index_and_note_body"]
         assert index_state(session, "users_name_idx") is None
         assert recorded(session) == [FIRST]
+
+
+def test_ctrl_c_during_a_migration_is_one_line_and_leaves_it_pending(
+    pg: PostgresTarget, source: MigrationSource, tmp_path: Path
+) -> None:
+    package = Path(shutil.copytree(SOURCE_ROOT, tmp_path / "src"))
+    migrations = MigrationSource(package / "{{ cookiecutter.package_name }}" / "migrations" / "postgresql")
+    add_migration(
+        migrations,
+        "0002_slow_avatar",
+        "ALTER TABLE users ADD COLUMN avatar_url TEXT;\nSELECT pg_sleep(60) /* interrupt me */;\n",
+        "ALTER TABLE users DROP COLUMN avatar_url;",
+    )
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "migrate"],
+        env=subprocess_env(PYTHONPATH=str(package), DATABASE_URL=target_url(pg), LOG_LEVEL="WARNING"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    with session_scope(pg) as watcher:
+        wait_until(lambda: sleeping(watcher))
+    runner.send_signal(signal.SIGINT)
+    _, stderr = runner.communicate(timeout=60)
+
+    assert runner.returncode == 130
+    assert stderr.strip().splitlines() == [
+        "error: interrupted; a migration in progress was rolled back with its transaction "
+        "(one marked transactional: false keeps the statements it finished); run the command again"
+    ]
+    with session_scope(pg) as session:
+        assert recorded(session) == [FIRST]
+        assert "avatar_url" not in columns(session)
+
+
+def sleeping(session: Session) -> bool:
+    rows = session.execute(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE state = 'active' AND strpos(query, %s) > 0 AND pid <> pg_backend_pid()",
+        ("interrupt me",),
+    )
+    return int(rows[0][0]) > 0

@@ -319,3 +319,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         logging.getLogger(__name__).debug("command failed", exc_info=True)
         return 1
+    except KeyboardInterrupt:
+        # The transaction of a migration in progress never committed, so the
+        # server rolled it back; the locks died with the connection.
+        print(
+            "error: interrupted; a migration in progress was rolled back with its transaction "
+            "(one marked transactional: false keeps the statements it finished); run the command again",
+            file=sys.stderr,
+        )
+        return 130

@@ -240,7 +240,14 @@ def run_all_tenant_migrations(
         if on_result is not None:
             on_result(result)
 
-    with _shared_session(target) as shared, _Workers(target, concurrency) as workers:
+    # Every tenant is migrated the same way; the workers only choose the tenant.
+    def migrate(session: PostgresSession, tenant_id: str) -> TenantResult:
+        # One line per migration per tenant would bury the progress report.
+        return _migrate_in_schema(
+            session, tenant_id, source, lock_timeout, lock_retry, on_drift, logging.DEBUG
+        )
+
+    with _shared_session(target) as shared, _Workers(target, concurrency, migrate) as workers:
         tenant_registry.ensure_registry(shared)
         if on_start is not None:
             on_start(tenant_registry.count(shared))
@@ -249,7 +256,7 @@ def run_all_tenant_migrations(
             pending = tenants_with_pending(shared, page, migration_ids)
             for tenant_id in page:
                 if tenant_id in pending:
-                    in_flight.add(workers.submit(tenant_id, source, lock_timeout, lock_retry, on_drift))
+                    in_flight.add(workers.submit(tenant_id))
                 else:
                     finished(TenantResult(tenant_id, "up to date"))
             # Bounded: read the next page only once most of this one is done.
@@ -279,10 +286,17 @@ def _collect(
 
 class _Workers:
     """A thread pool whose threads share `concurrency` connections, each opened
-    on first use and reused for tenant after tenant."""
+    on first use and reused for tenant after tenant; `migrate` does the work
+    in the tenant's schema."""
 
-    def __init__(self, target: PostgresTarget, concurrency: int) -> None:
+    def __init__(
+        self,
+        target: PostgresTarget,
+        concurrency: int,
+        migrate: Callable[[PostgresSession, str], TenantResult],
+    ) -> None:
         self._target = target
+        self._migrate = migrate
         self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix="tenant-migrate")
         self._idle: queue.SimpleQueue[PostgresSession | None] = queue.SimpleQueue()
         self._opened: list[PostgresSession] = []
@@ -297,24 +311,10 @@ class _Workers:
         for session in self._opened:
             session.close()
 
-    def submit(
-        self,
-        tenant_id: str,
-        source: MigrationSource,
-        lock_timeout: float,
-        lock_retry: LockRetryPolicy,
-        on_drift: DriftPolicy,
-    ) -> Future[TenantResult]:
-        return self._executor.submit(self._run, tenant_id, source, lock_timeout, lock_retry, on_drift)
+    def submit(self, tenant_id: str) -> Future[TenantResult]:
+        return self._executor.submit(self._run, tenant_id)
 
-    def _run(
-        self,
-        tenant_id: str,
-        source: MigrationSource,
-        lock_timeout: float,
-        lock_retry: LockRetryPolicy,
-        on_drift: DriftPolicy,
-    ) -> TenantResult:
+    def _run(self, tenant_id: str) -> TenantResult:
         started = time.perf_counter()
         session = self._idle.get()
         token = current_tenant.set(tenant_id)
@@ -323,10 +323,7 @@ class _Workers:
                 session = open_postgres_session(self._target)
                 self._opened.append(session)
             enter_tenant_schema(session, tenant_id)
-            # One line per migration per tenant would bury the progress report.
-            return _migrate_in_schema(
-                session, tenant_id, source, lock_timeout, lock_retry, on_drift, logging.DEBUG
-            )
+            return self._migrate(session, tenant_id)
         except (ServiceError, psycopg.Error) as error:
             return _failed(tenant_id, error, started)
         finally:

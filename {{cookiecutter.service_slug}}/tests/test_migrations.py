@@ -87,6 +87,50 @@ def test_rollback_undoes_only_the_last_batch(session: Session, source_copy: Migr
     assert get_migration_status(session, source_copy).pending == ["0002_create_teams", "0003_create_roles"]
 
 
+def test_a_batch_whose_rollback_fails_midway_is_left_as_it_was(
+    session: Session, source_copy: MigrationSource
+) -> None:
+    run_migrations(session, source_copy)
+    add_migration(
+        source_copy, "0002_create_teams", "CREATE TABLE teams (id INTEGER);", "DROP TABLE no_such_table;"
+    )
+    add_migration(source_copy, "0003_create_roles", "CREATE TABLE roles (id INTEGER);", "DROP TABLE roles;")
+    run_migrations(session, source_copy)
+
+    # 0003's rollback runs first and succeeds; 0002's fails: the batch is all or nothing.
+    with pytest.raises(MigrationError, match=r"0002_create_teams\.sql failed, so batch 2 was left as it was"):
+        rollback_migrations(session, source_copy)
+
+    assert table_exists(session, "roles")
+    assert table_exists(session, "teams")
+    assert history.applied_ids(session) == {FIRST, "0002_create_teams", "0003_create_roles"}
+
+
+def test_a_batch_with_a_non_transactional_migration_says_what_was_rolled_back(
+    session: Session, source_copy: MigrationSource
+) -> None:
+    run_migrations(session, source_copy)
+    add_migration(
+        source_copy,
+        "0002_create_teams",
+        "-- transactional: false\nCREATE TABLE teams (id INTEGER);",
+        "DROP TABLE no_such_table;",
+    )
+    add_migration(source_copy, "0003_create_roles", "CREATE TABLE roles (id INTEGER);", "DROP TABLE roles;")
+    run_migrations(session, source_copy)
+
+    with pytest.raises(MigrationError) as raised:
+        rollback_migrations(session, source_copy)
+
+    message = str(raised.value)
+    assert "rollback of" in message and "0002_create_teams.sql failed" in message
+    assert "0003_create_roles of batch 2 had already been rolled back" in message
+    assert "partly applied" in message
+    assert not table_exists(session, "roles")
+    assert table_exists(session, "teams")
+    assert history.applied_ids(session) == {FIRST, "0002_create_teams"}
+
+
 def test_rollback_with_nothing_applied_does_nothing(session: Session) -> None:
     result = rollback_migrations(session)
 

@@ -33,3 +33,11 @@ def first_line(error: BaseException) -> str:
     """An error's first line, for one-line reports."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def code_error(error: BaseException) -> str:
+    """Why a Python file (a migration, a seed) could not be loaded, in one line:
+    the line number of a syntax error, else the exception's type and first line."""
+    if isinstance(error, SyntaxError):
+        return f"syntax error on line {error.lineno}: {error.msg}"
+    return f"{type(error).__name__}: {first_line(error)}"

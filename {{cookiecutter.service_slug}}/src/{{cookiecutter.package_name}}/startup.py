@@ -10,6 +10,9 @@ from __future__ import annotations
 import logging
 
 from .config import Settings
+{%- if cookiecutter.database != "sqlite" %}
+from .db.postgresql import PostgresSession, check_pool_fits
+{%- endif %}
 from .db.runner import pending_migrations, run_migrations
 from .db.session import session_scope
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
@@ -31,6 +34,10 @@ def prepare_database(settings: Settings) -> list[str]:
     with session_scope(settings.database, wait=settings.connect_timeout) as session:
         session.execute("SELECT 1")
         log.info("Database connected (%s)", settings.database.describe())
+{%- if cookiecutter.database != "sqlite" %}
+        if isinstance(session, PostgresSession):
+            check_pool_fits(session, settings.pool_min)
+{%- endif %}
         if not settings.auto_migrate:
             pending = pending_migrations(session)
             if pending:

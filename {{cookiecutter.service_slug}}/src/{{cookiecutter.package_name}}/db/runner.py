@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import MigrationError, first_line
+from ..errors import MigrationError
 from . import history, invalid_indexes
 from .drift import Drift, DriftError, DriftPolicy, drift_between, drift_message
 from .lock_retry import (
@@ -180,8 +180,8 @@ def rollback_migrations(
             names = sorted((m.name for m in applied if m.batch == batch), reverse=True)
             _check_rollback_files(source, names)
             backend = session.migration_backend()
-            for name in names:
-                _roll_back(_Step(session, backend, source, name, batch, lock_retry))
+            steps = [_Step(session, backend, source, name, batch, lock_retry) for name in names]
+            _roll_back_batch(steps)
             rolled_back.extend(names)
             batches.append(batch)
             if not all_batches:
@@ -254,7 +254,7 @@ def _apply(step: _Step, log_level: int, *, create_history: bool) -> None:
             step.retrying(attempt)
     except backend.DatabaseError as error:
         raise MigrationError(
-            f"migration {_shown(path)} failed and was not applied: {first_line(error)}"
+            f"migration {_shown(path)} failed and was not applied: {session.explain(error)}"
         ) from error
     duration_ms = ms_since(started)
     log.log(
@@ -305,7 +305,8 @@ def _apply_without_transaction(
             migration.process_steps(backend, "apply")
     except backend.DatabaseError as error:
         raise MigrationError(
-            f"migration {_shown(path)} failed and was not applied: {first_line(error)}{_cleaned_up(session)}"
+            f"migration {_shown(path)} failed and was not applied: "
+            f"{session.explain(error)}{_cleaned_up(session)}"
         ) from error
     left_after = invalid_indexes.find(session)
     if left_after:
@@ -381,6 +382,78 @@ def _cleaned_up(session: Session) -> str:
     return text
 
 
+def _roll_back_batch(steps: list[_Step]) -> None:
+    """Undo one batch, newest first: all of it or none of it.
+
+    When every migration in it is transactional, the whole batch is undone in
+    one transaction, so a rollback step that fails leaves the batch applied as
+    it was. A `transactional: false` migration commits statement by statement,
+    so such a batch is undone one migration at a time, and the error says which
+    were undone before the one that failed."""
+    migrations = [_load(step.source, step.name) for step in steps]
+    if len(steps) > 1 and all(migration.use_transactions for migration in migrations):
+        _roll_back_together(steps, migrations)
+        return
+    done: list[str] = []
+    for step in steps:
+        try:
+            _roll_back(step)
+        except MigrationError as error:
+            if not done:
+                raise
+            raise MigrationError(
+                f"{error}; {', '.join(done)} of batch {step.batch} had already been rolled back "
+                "(a migration with `transactional: false` commits on its own), so the batch is now "
+                "partly applied: fix the failing rollback and run rollback again"
+            ) from error
+        done.append(step.name)
+
+
+def _roll_back_together(steps: list[_Step], migrations: list[Migration]) -> None:
+    """Every migration of the batch and its record, in one transaction."""
+    first = steps[0]
+    session, backend, batch = first.session, first.backend, first.batch
+    names = [step.name for step in steps]
+    log.info("Rolling back batch %d in one transaction: %s", batch, ", ".join(names), extra={"batch": batch})
+    started = time.perf_counter()
+    backend.savepoints = any(_ignores_errors(migration.steps) for migration in migrations)
+    current = first
+
+    def attempt(timeout: float) -> None:
+        nonlocal current
+        with _transaction(first, timeout):
+            for step, migration in zip(steps, migrations, strict=True):
+                current = step
+                migration.process_steps(backend, "rollback")
+                history.forget(session, step.name)
+
+    # The longest `-- lock_timeout:` of the batch's files bounds every attempt.
+    longest = max((step.source.lock_timeout(step.name) or 0.0 for step in steps), default=0.0)
+    policy = first.lock_retry.with_max_timeout(longest or None)
+    try:
+        with_lock_retries(
+            session,
+            policy,
+            attempt,
+            what=f"rollback of batch {batch}",
+            context={"batch": batch},
+            outcome="nothing was rolled back",
+        )
+    except backend.DatabaseError as error:
+        raise MigrationError(
+            f"rollback of {_shown(current.source.path(current.name))} failed, so batch {batch} was "
+            f"left as it was (nothing rolled back): {session.explain(error)}"
+        ) from error
+    duration_ms = ms_since(started)
+    log.info(
+        "Rolled back batch %d (%d migrations) in %d ms",
+        batch,
+        len(steps),
+        duration_ms,
+        extra={"batch": batch, "duration_ms": duration_ms},
+    )
+
+
 def _roll_back(step: _Step) -> None:
     session, backend, name, batch = step.session, step.backend, step.name, step.batch
     path = step.source.path(name)
@@ -404,7 +477,7 @@ def _roll_back(step: _Step) -> None:
                 history.forget(session, name)
     except backend.DatabaseError as error:
         raise MigrationError(
-            f"rollback of {_shown(path)} failed and changed nothing: {first_line(error)}"
+            f"rollback of {_shown(path)} failed and changed nothing: {session.explain(error)}"
         ) from error
     duration_ms = ms_since(started)
     log.info(

@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import cast
 
-from ..errors import ServiceError
+from ..errors import ServiceError, code_error
 from .session import Session
 
 PACKAGE = __name__.split(".", 1)[0]
@@ -52,11 +52,11 @@ def run_seeds(
     `on_start` receives the seed count and `on_done` each seed's name (progress)."""
     if production:
         raise SeedError("seeds fill development and test databases; refusing to run with APP_ENV=production")
-    names = seed_names()
+    # Every seed is loaded before the first runs: a broken file seeds nothing.
+    seeds = [(name, _load(name)) for name in seed_names()]
     if on_start is not None:
-        on_start(len(names))
-    for name in names:
-        seed = _load(name)
+        on_start(len(seeds))
+    for name, seed in seeds:
         log.info("Running seed %s", name)
         try:
             with session.transaction():
@@ -64,14 +64,18 @@ def run_seeds(
         except ServiceError:
             raise
         except Exception as error:
-            raise SeedError(f"seed {name} failed: {error}") from error
+            raise SeedError(f"seed {name} failed: {session.explain(error)}") from error
         if on_done is not None:
             on_done(name)
-    return names
+    return [name for name, _ in seeds]
 
 
 def _load(name: str) -> SeedFunction:
-    module = importlib.import_module(f"{PACKAGE}.seeds.{name}")
+    try:
+        module = importlib.import_module(f"{PACKAGE}.seeds.{name}")
+    except Exception as error:  # noqa: BLE001 - the seed's own code may raise anything on import
+        reason = code_error(error)
+        raise SeedError(f"seed {name} could not be loaded ({reason}); nothing was seeded") from None
     run = getattr(module, "run", None)
     if not callable(run):
         raise SeedError(f"seed {name} has no run(session) function")

@@ -67,6 +67,10 @@ class Session(Protocol):
         may wait up to `timeout` s for a lock), for the retry's log line."""
         ...
 
+    def explain(self, error: BaseException) -> str:
+        """A driver error in one line, naming the database where the driver does not."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import DatabaseUnavailableError, MigrationError, MigrationLockTimeoutError
+from ..errors import DatabaseUnavailableError, MigrationError, MigrationLockTimeoutError, first_line
 from .lock_retry import LockWaitWatch
 from .session import MissingTable, Row, UniqueViolation
 from .target import SqliteTarget
@@ -127,6 +127,17 @@ class SqliteSession:
     def watch_lock_waits(self, timeout: float) -> AbstractContextManager[LockWaitWatch]:
         """SQLite has no lock timeouts to retry: a writer waits `busy_timeout`."""
         return nullcontext(LockWaitWatch())
+
+    def explain(self, error: BaseException) -> str:
+        reason = first_line(error)
+        if reason == "database is locked":
+            # Another connection kept its write transaction open longer than
+            # the busy timeout; sqlite3's message does not say which file.
+            return (
+                f"{self._target.describe()} is locked: another process kept a write transaction "
+                f"open for more than {BUSY_TIMEOUT_SECONDS:g} s; try again once it has finished"
+            )
+        return reason
 
     def close(self) -> None:
         self._connection.close()

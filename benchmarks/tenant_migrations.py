@@ -48,7 +48,7 @@ def tenant_ids(count: int) -> list[str]:
     return [f"bench{number:05d}" for number in range(count)]
 
 
-def prepare(url: str, count: int, registry_sql: str) -> None:
+def prepare(url: str, count: int, registry_sql: str, registry_table: str) -> None:
     """N registered tenants whose schemas exist and are empty."""
     import psycopg
     from psycopg import sql
@@ -64,8 +64,10 @@ def prepare(url: str, count: int, registry_sql: str) -> None:
                         sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(f"tenant_{tenant_id}"))
                     )
                 connection.execute(
-                    "INSERT INTO tenants (id, schema_name) "
-                    "SELECT id, 'tenant_' || id FROM unnest(%s::text[]) AS id",
+                    sql.SQL(
+                        "INSERT INTO {} (id, schema_name) "
+                        "SELECT id, 'tenant_' || id FROM unnest(%s::text[]) AS id"
+                    ).format(sql.Identifier(registry_table)),
                     (chunk,),
                 )
 
@@ -170,13 +172,13 @@ def run_child(project_src: Path, *arguments: str) -> dict[str, Any]:
 def measure(
     server_url: str,
     project_src: Path,
-    registry_sql: str,
+    registry: tuple[str, str],
     count: int,
     method: str,
     *extra: str,
 ) -> dict[str, Any]:
     with fresh_postgres_database(server_url) as url:
-        prepare(url, count, registry_sql)
+        prepare(url, count, *registry)
         figures = run_child(project_src, method, url, str(count), *extra)
         figures["migrated"] = migrated_tenants(url)
     assert figures["migrated"] == count, f"{method}: {figures['migrated']} of {count} tenants migrated"
@@ -205,10 +207,10 @@ def main() -> int:
         project = bake(Path(scratch), "postgresql", "schema-per-tenant")
         project_src = project / "src"
         sys.path.insert(0, str(project_src))
-        from auth_service.db.tenant_registry import CREATE_TABLE
+        from auth_service.db.tenant_registry import CREATE_TABLE, TABLE
 
         def figures_for(tenants: int, method: str, *extra: str) -> dict[str, Any]:
-            return measure(server_url, project_src, CREATE_TABLE, tenants, method, *extra)
+            return measure(server_url, project_src, (CREATE_TABLE, TABLE), tenants, method, *extra)
 
         concurrency = [str(args.concurrency)] if args.concurrency else []
         ours = figures_for(count, "ours", "noop", *concurrency)

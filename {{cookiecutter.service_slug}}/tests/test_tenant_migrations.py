@@ -20,9 +20,11 @@ import pytest
 from {{ cookiecutter.package_name }}.db import tenant_runner
 from {{ cookiecutter.package_name }}.db.lock_retry import LockRetryPolicy
 from {{ cookiecutter.package_name }}.db.postgresql import PostgresSession, open_postgres_session
+from {{ cookiecutter.package_name }}.db.runner import run_migrations
 from {{ cookiecutter.package_name }}.db.session import session_scope
 from {{ cookiecutter.package_name }}.db.sources import MigrationSource
 from {{ cookiecutter.package_name }}.db.target import PostgresTarget
+from {{ cookiecutter.package_name }}.db.tenant_registry import RegistryCollisionError
 from {{ cookiecutter.package_name }}.db.tenant_runner import (
     accept_change_in_all_tenants,
     create_tenant,
@@ -83,7 +85,7 @@ def schema_names(session: PostgresSession) -> set[str]:
 
 
 def registry(session: PostgresSession) -> dict[str, str | None]:
-    return dict(session.execute("SELECT id, last_outcome FROM tenants ORDER BY id"))
+    return dict(session.execute("SELECT id, last_outcome FROM _tenant_registry ORDER BY id"))
 
 
 def test_three_tenants_each_get_the_users_table_and_a_history_of_their_own(
@@ -134,7 +136,7 @@ def test_injection_attempts_are_refused_by_every_entry_point_and_change_nothing(
 
     assert schema_names(shared) == before
     # Refused before anything touched the database: not even the registry exists.
-    assert shared.execute("SELECT to_regclass('tenants')") == [(None,)]
+    assert shared.execute("SELECT to_regclass('_tenant_registry')") == [(None,)]
 
 
 def test_a_failing_tenant_does_not_stop_the_others_and_a_rerun_migrates_only_it(
@@ -228,7 +230,7 @@ def test_creating_a_tenant_is_all_or_nothing(
         create_tenant(shared, tenant_id, source)
 
     assert f"tenant_{tenant_id}" not in schema_names(shared)
-    assert shared.execute("SELECT count(*) FROM tenants") == [(0,)]
+    assert shared.execute("SELECT count(*) FROM _tenant_registry") == [(0,)]
     # The failed creation released its migration lock: the session holds none.
     held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
     assert shared.execute(held) == [(0,)]
@@ -396,7 +398,7 @@ def test_migrate_exits_non_zero_and_names_the_failed_tenant(
     assert f"FAILED {bad}: migration " in result.stdout
     assert 'relation "users" already exists' in result.stdout
     with session_scope(shared_target) as session:
-        assert session.execute("SELECT id, last_outcome FROM tenants ORDER BY id") == sorted(
+        assert session.execute("SELECT id, last_outcome FROM _tenant_registry ORDER BY id") == sorted(
             [(good, "applied"), (bad, "failed")]
         )
 
@@ -584,3 +586,60 @@ def test_a_concurrency_below_one_is_refused_in_one_line(
     assert result.returncode == 1
     [line] = result.stderr.strip().splitlines()
     assert line.startswith(f"error: tenant migration concurrency is {concurrency}: use 1 or more"), line
+
+
+def test_an_application_table_named_tenants_lives_beside_the_registry(
+    shared: PostgresSession,
+    shared_target: PostgresTarget,
+    source: MigrationSource,
+    new_tenant_id: NewTenantId,
+) -> None:
+    add_migration(
+        source,
+        "0002_create_tenants",
+        "CREATE TABLE tenants (id BIGINT PRIMARY KEY, plan TEXT NOT NULL);",
+        "DROP TABLE tenants;",
+    )
+    acme = new_tenant_id("acme")
+
+    run_migrations(shared, source)
+    create_tenant(shared, acme, source)
+    shared.execute("INSERT INTO tenants (id, plan) VALUES (1, 'gold')")
+    report = run_all_tenant_migrations(shared_target, source)
+
+    assert report.failed == []
+    assert list(registry(shared)) == [acme]
+    assert has_table(shared, f"tenant_{acme}", "tenants")
+    assert shared.execute("SELECT plan FROM tenants") == [("gold",)]
+
+
+def test_a_registry_kept_under_its_old_name_is_renamed_with_its_rows(
+    shared: PostgresSession, shared_target: PostgresTarget, new_tenant_id: NewTenantId
+) -> None:
+    acme = new_tenant_id("acme")
+    create_tenant(shared, acme)
+    shared.execute("ALTER TABLE _tenant_registry RENAME TO tenants")
+
+    report = run_all_tenant_migrations(shared_target)
+
+    assert [result.tenant_id for result in report.results] == [acme]
+    assert shared.execute("SELECT to_regclass('tenants')") == [(None,)]
+    assert list(registry(shared)) == [acme]
+
+
+def test_a_foreign_table_with_the_registry_name_is_refused_and_kept(
+    shared: PostgresSession, new_tenant_id: NewTenantId
+) -> None:
+    shared.execute("CREATE TABLE _tenant_registry (id BIGINT PRIMARY KEY, note TEXT)")
+    shared.execute("INSERT INTO _tenant_registry VALUES (7, 'kept')")
+    acme = new_tenant_id("acme")
+
+    with pytest.raises(RegistryCollisionError) as raised:
+        create_tenant(shared, acme)
+
+    assert str(raised.value) == (
+        "the table _tenant_registry in the shared schema is not this service's tenant registry "
+        "(its columns are id, note); rename that table, then run the command again"
+    )
+    assert shared.execute("SELECT * FROM _tenant_registry") == [(7, "kept")]
+    assert f"tenant_{acme}" not in schema_names(shared)

@@ -4,22 +4,40 @@ The registry says which tenants exist (and so which schemas `migrate-tenants`
 visits) and keeps the outcome of each tenant's last migration run, for the
 status summary. It lives next to the shared schema's own tables, on the
 shared session's search path, and is created the first time it is needed.
+
+Its name, `_tenant_registry`, is one an application's own migrations will not
+take. Services generated before it was renamed kept the registry in `tenants`,
+a name applications do want: that table is renamed once, on first use.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from ..errors import ConfigError
 from .postgresql import PostgresSession
 from .session import UniqueViolation, as_datetime
 from .tenants import TenantExistsError, tenant_schema
 
-TABLE: Final = "tenants"
+TABLE: Final = "_tenant_registry"
+LEGACY_TABLE: Final = "tenants"
 PAGE_SIZE: Final = 500
+COLUMNS: Final = (
+    "id",
+    "schema_name",
+    "created_at",
+    "last_run_at",
+    "last_outcome",
+    "last_error",
+    "last_duration_ms",
+)
+
+log = logging.getLogger(__name__)
 
 CREATE_TABLE: Final = f"""
     CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -50,12 +68,43 @@ class FailedTenant:
     failed_at: datetime
 
 
+class RegistryCollisionError(ConfigError):
+    """A table with the registry's name exists, but it is not the registry."""
+
+
 def ensure_registry(session: PostgresSession) -> None:
-    if session.execute("SELECT to_regclass(%s)", (TABLE,))[0][0] is not None:
+    """Create the registry, or check that the table of its name is the registry."""
+    columns = _columns(session, TABLE)
+    if columns is None and _columns(session, LEGACY_TABLE) == COLUMNS:
+        # Only a table with exactly the registry's columns is taken for it.
+        with suppress(UniqueViolation):
+            session.execute(f"ALTER TABLE IF EXISTS {LEGACY_TABLE} RENAME TO {TABLE}")
+            log.info("Renamed the tenant registry from %s to %s", LEGACY_TABLE, TABLE)
+        columns = _columns(session, TABLE)
+    if columns is None:
+        # Should another process create it at the same moment, it exists: fine.
+        with suppress(UniqueViolation):
+            session.execute(CREATE_TABLE)
         return
-    # Should another process create it at the same moment, it exists: fine.
-    with suppress(UniqueViolation):
-        session.execute(CREATE_TABLE)
+    if columns != COLUMNS:
+        raise RegistryCollisionError(
+            f"the table {TABLE} in the shared schema is not this service's tenant registry "
+            f"(its columns are {', '.join(columns) or 'none'}); rename that table, then run the "
+            "command again"
+        )
+
+
+def _columns(session: PostgresSession, table: str) -> tuple[str, ...] | None:
+    """The table's columns in order, as the shared session's search path finds it."""
+    rows = session.execute(
+        "SELECT a.attname FROM pg_attribute AS a WHERE a.attrelid = to_regclass(%s)"
+        " AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+        (table,),
+    )
+    if rows:
+        return tuple(row[0] for row in rows)
+    exists = session.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))[0][0]
+    return () if exists else None
 
 
 def register(session: PostgresSession, tenant_id: str) -> None:

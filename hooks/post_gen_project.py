@@ -48,6 +48,7 @@ PRUNE: dict[tuple[str, str], tuple[str, ...]] = {
         "tests/test_tenants.py",
         "tests/test_tenant_migrations.py",
         "tests/test_tenant_sessions.py",
+        "tests/test_bad_input_tenants.py",
     ),
 }
 

@@ -187,10 +187,13 @@ def test_python_migration_that_cannot_be_imported_is_reported_by_its_file(
 ) -> None:
     (source_copy.directory / "0002_broken_python.py").write_text("raise RuntimeError('oops')\n")
 
-    with pytest.raises(MigrationError, match=r"0002_broken_python\.py could not be read"):
+    with pytest.raises(
+        MigrationError, match=r"0002_broken_python\.py could not be read \(RuntimeError: oops\)"
+    ):
         run_migrations(session, source_copy)
 
-    assert get_migration_status(session, source_copy).pending == ["0002_broken_python"]
+    # Every pending file is read before the first is applied: nothing was.
+    assert get_migration_status(session, source_copy).pending == [FIRST, "0002_broken_python"]
 
 
 def test_two_files_with_the_same_id_are_refused(session: Session, source_copy: MigrationSource) -> None:

@@ -64,3 +64,10 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level)
     # yoyo logs every SQL step at INFO; our runner already logs each migration.
     logging.getLogger("yoyo").setLevel(max(logging.WARNING, root.level))
+    # yoyo logs a Python migration that fails to import with its traceback,
+    # then raises; the runner reports that failure itself, in one line.
+    logging.getLogger("yoyo.migrations").addFilter(_not_an_import_failure)
+
+
+def _not_an_import_failure(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("Could not import migration")

@@ -34,7 +34,7 @@ from .lock_retry import (
     with_lock_retries,
 )
 from .session import Session
-from .sources import MigrationSource
+from .sources import MigrationSource, shown_path
 
 if TYPE_CHECKING:
     from yoyo.backends.base import DatabaseBackend
@@ -148,6 +148,10 @@ def apply_pending(
         if drift and on_drift == "warn":
             log.warning("%s", drift_message(drift))
         batch = state.last_batch + 1
+        # Every pending file is read before the first is applied: a file that
+        # does not parse stops the batch before it changes anything.
+        for name in pending:
+            source.load(name)
         backend = session.migration_backend()
         # A first run creates the bookkeeping table in the first migration's
         # own transaction: one commit fewer per fresh schema.
@@ -219,7 +223,7 @@ def _apply(step: _Step, log_level: int, *, create_history: bool) -> None:
     path = step.source.path(name)
     log.log(log_level, "Applying migration %s (batch %d)", name, batch, extra=step.context)
     started = time.perf_counter()
-    migration = _load(step.source, name)
+    migration = step.source.load(name)
     # Inside a caller's transaction (a tenant being created) a failed step must
     # roll back to its savepoint, so that the lock can still be released.
     in_callers_transaction = bool(backend._in_transaction)
@@ -229,7 +233,7 @@ def _apply(step: _Step, log_level: int, *, create_history: bool) -> None:
     # tenant being created), where yoyo nests each migration in a savepoint.
     if not migration.use_transactions and in_callers_transaction:
         raise MigrationError(
-            f"migration {_shown(path)} is marked `transactional: false`, so it cannot run "
+            f"migration {shown_path(path)} is marked `transactional: false`, so it cannot run "
             "inside the single transaction that creates a tenant; create the tenant before "
             "adding it, or make it transactional"
         )
@@ -254,7 +258,7 @@ def _apply(step: _Step, log_level: int, *, create_history: bool) -> None:
             step.retrying(attempt)
     except backend.DatabaseError as error:
         raise MigrationError(
-            f"migration {_shown(path)} failed and was not applied: {session.explain(error)}"
+            f"migration {shown_path(path)} failed and was not applied: {session.explain(error)}"
         ) from error
     duration_ms = ms_since(started)
     log.log(
@@ -295,7 +299,7 @@ def _apply_without_transaction(
     left_before = invalid_indexes.find(session)
     if left_before:
         raise MigrationError(
-            f"migration {_shown(path)} runs outside a transaction and was not started: the schema "
+            f"migration {shown_path(path)} runs outside a transaction and was not started: the schema "
             f"holds invalid indexes from an earlier failed build: {invalid_indexes.describe(left_before)}"
         )
     if create_history:
@@ -305,13 +309,13 @@ def _apply_without_transaction(
             migration.process_steps(backend, "apply")
     except backend.DatabaseError as error:
         raise MigrationError(
-            f"migration {_shown(path)} failed and was not applied: "
+            f"migration {shown_path(path)} failed and was not applied: "
             f"{session.explain(error)}{_cleaned_up(session)}"
         ) from error
     left_after = invalid_indexes.find(session)
     if left_after:
         raise MigrationError(
-            f"migration {_shown(path)} left an INVALID index and was not recorded{_cleaned_up(session)}"
+            f"migration {shown_path(path)} left an INVALID index and was not recorded{_cleaned_up(session)}"
         )
     with session.transaction():
         history.record(session, step.name, checksum=checksum, batch=step.batch, duration_ms=ms_since(started))
@@ -390,7 +394,7 @@ def _roll_back_batch(steps: list[_Step]) -> None:
     it was. A `transactional: false` migration commits statement by statement,
     so such a batch is undone one migration at a time, and the error says which
     were undone before the one that failed."""
-    migrations = [_load(step.source, step.name) for step in steps]
+    migrations = [step.source.load(step.name) for step in steps]
     if len(steps) > 1 and all(migration.use_transactions for migration in migrations):
         _roll_back_together(steps, migrations)
         return
@@ -441,7 +445,7 @@ def _roll_back_together(steps: list[_Step], migrations: list[Migration]) -> None
         )
     except backend.DatabaseError as error:
         raise MigrationError(
-            f"rollback of {_shown(current.source.path(current.name))} failed, so batch {batch} was "
+            f"rollback of {shown_path(current.source.path(current.name))} failed, so batch {batch} was "
             f"left as it was (nothing rolled back): {session.explain(error)}"
         ) from error
     duration_ms = ms_since(started)
@@ -459,7 +463,7 @@ def _roll_back(step: _Step) -> None:
     path = step.source.path(name)
     log.info("Rolling back migration %s (batch %d)", name, batch, extra=step.context)
     started = time.perf_counter()
-    migration = _load(step.source, name)
+    migration = step.source.load(name)
     backend.savepoints = _ignores_errors(migration.steps)
 
     def attempt(timeout: float) -> None:
@@ -477,7 +481,7 @@ def _roll_back(step: _Step) -> None:
                 history.forget(session, name)
     except backend.DatabaseError as error:
         raise MigrationError(
-            f"rollback of {_shown(path)} failed and changed nothing: {session.explain(error)}"
+            f"rollback of {shown_path(path)} failed and changed nothing: {session.explain(error)}"
         ) from error
     duration_ms = ms_since(started)
     log.info(
@@ -486,14 +490,6 @@ def _roll_back(step: _Step) -> None:
         duration_ms,
         extra={"migration": name, "batch": batch, "duration_ms": duration_ms},
     )
-
-
-def _load(source: MigrationSource, name: str) -> Migration:
-    """Parse a migration file; a file yoyo cannot read is reported by its path."""
-    try:
-        return source.load(name)
-    except Exception as error:  # yoyo lets errors from a Python migration through as they are
-        raise MigrationError(f"migration {_shown(source.path(name))} could not be read: {error}") from error
 
 
 def _ignores_errors(steps: Iterable[Any]) -> bool:
@@ -520,7 +516,7 @@ def _check_rollback_files(source: MigrationSource, names: list[str]) -> None:
             ) from None
         if rollback is not None and not rollback.is_file():
             raise MigrationError(
-                f"cannot roll back {name}: rollback file {_shown(rollback)} is missing; "
+                f"cannot roll back {name}: rollback file {shown_path(rollback)} is missing; "
                 "nothing was rolled back"
             )
 
@@ -528,11 +524,3 @@ def _check_rollback_files(source: MigrationSource, names: list[str]) -> None:
 def ms_since(started: float) -> int:
     """Milliseconds since a time.perf_counter() reading."""
     return round((time.perf_counter() - started) * 1000)
-
-
-def _shown(path: Path) -> str:
-    """The path relative to the working directory when it is below it."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Final
 
 from ..errors import ServiceError
-from .sources import MigrationSource
+from .sources import LEADING_NUMBER, MIGRATION_SUFFIXES, ROLLBACK_SUFFIX, MigrationSource
 from .target import SUPPORTED_DIALECTS, Dialect
 
 NAME_PATTERN: Final = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-NUMBER_PATTERN: Final = re.compile(r"^(\d+)_")
 
 MIGRATION_TEMPLATE: Final = """\
 -- {name}: describe what this migration does and why.
@@ -48,6 +47,10 @@ class InvalidNameError(ServiceError):
     """A migration or seed name that would make a bad file name."""
 
 
+class NameTakenError(ServiceError):
+    """A migration name that an existing migration already has."""
+
+
 def validate_name(name: str, kind: str) -> str:
     if not NAME_PATTERN.fullmatch(name):
         raise InvalidNameError(
@@ -58,15 +61,41 @@ def validate_name(name: str, kind: str) -> str:
 
 
 def next_number(directories: list[Path]) -> int:
-    """One more than the highest number used in any of `directories`."""
+    """One more than the highest number any file in `directories` starts with.
+
+    Every file counts, whatever follows its number (`0004.sql`, `0004-x.sql`),
+    so that a number is never handed out twice."""
     numbers = [
-        int(match.group(1))
+        int(match.group())
         for directory in directories
         if directory.is_dir()
         for entry in directory.iterdir()
-        if (match := NUMBER_PATTERN.match(entry.name))
+        if (match := LEADING_NUMBER.match(entry.name))
     ]
     return max(numbers, default=0) + 1
+
+
+def check_name_is_free(name: str, directories: list[Path]) -> None:
+    """Refuse `name` when a migration in `directories` already has it, whatever its number.
+
+    A second migration of one name is nearly always the command run twice, and
+    two ids that differ only by number are easy to mix up in `status` or a rollback."""
+    endings = {f"_{name}{suffix}" for suffix in (*MIGRATION_SUFFIXES, ROLLBACK_SUFFIX)}
+    for directory in directories:
+        if not directory.is_dir():
+            continue
+        holders = [
+            entry.name
+            for entry in directory.iterdir()
+            if (match := LEADING_NUMBER.match(entry.name)) and entry.name[match.end() :] in endings
+        ]
+        if holders:
+            # Name the forward file rather than its rollback file.
+            holder = min(holders, key=lambda held: (held.endswith(ROLLBACK_SUFFIX), held))
+            raise NameTakenError(
+                f"migration name {name!r} is already used by {holder} in {directory}; "
+                "choose another name, or edit that file if no database has applied it yet"
+            )
 
 
 def make_migration(name: str, sources: dict[Dialect, MigrationSource] | None = None) -> list[Path]:
@@ -77,7 +106,9 @@ def make_migration(name: str, sources: dict[Dialect, MigrationSource] | None = N
     validate_name(name, "migration")
     if sources is None:
         sources = {dialect: MigrationSource.for_dialect(dialect) for dialect in SUPPORTED_DIALECTS}
-    migration_id = f"{next_number([s.directory for s in sources.values()]):04d}_{name}"
+    directories = [source.directory for source in sources.values()]
+    check_name_is_free(name, directories)
+    migration_id = f"{next_number(directories):04d}_{name}"
     created: list[Path] = []
     for dialect, source in sources.items():
         forward = source.directory / f"{migration_id}.sql"

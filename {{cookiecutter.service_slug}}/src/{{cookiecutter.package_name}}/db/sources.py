@@ -9,13 +9,14 @@ Listing ids reads only the directory: no file is parsed until it must run.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import MigrationError
+from ..errors import MigrationError, code_error
 from .lock_retry import header_lock_timeout
 from .target import Dialect
 
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 PACKAGE = __name__.split(".", 1)[0]
 MIGRATION_SUFFIXES = (".sql", ".py")
 ROLLBACK_SUFFIX = ".rollback.sql"
+# The digits a migration's id starts with: its place in the order. ASCII only,
+# so that int() reads exactly what sorting compares.
+LEADING_NUMBER = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -45,21 +49,45 @@ class MigrationSource:
         return cls(directory)
 
     def migration_ids(self) -> list[str]:
-        """Every migration id, in the order they apply."""
+        """Every migration id, in the order they apply.
+
+        Refuses, before anything runs, a file that is only a number (it says
+        nothing of what it does, and is easily missed when numbering the next
+        one) and two files of one number (which applies first would then rest
+        on their names, not on the numbers people read)."""
         ids: dict[str, str] = {}
-        for entry in self.directory.iterdir():
+        numbers: dict[int, str] = {}
+        # Sorted, so that a message names the same files on every system.
+        for entry in sorted(self.directory.iterdir()):
             name = entry.name
             if name.endswith(ROLLBACK_SUFFIX) or not name.endswith(MIGRATION_SUFFIXES):
                 continue
             if name.startswith(("_", ".")):
                 continue
-            migration_id = name.rsplit(".", 1)[0]
+            migration_id, suffix = name.rsplit(".", 1)
             if migration_id in ids:
                 raise MigrationError(
                     f"two migrations have the id {migration_id!r}: {ids[migration_id]} and {name} "
                     f"in {self.directory}; rename one of them"
                 )
             ids[migration_id] = name
+            if not (match := LEADING_NUMBER.match(migration_id)):
+                continue
+            number = match.group()
+            if not migration_id[len(number) :].strip("_-"):
+                new_name = f"{number}_<what_it_does>"
+                # A Python migration holds its own rollback steps.
+                rollback = f", with its rollback file as {new_name}{ROLLBACK_SUFFIX}"
+                raise MigrationError(
+                    f"migration file {name} in {self.directory} has a number but no name; "
+                    f"rename it {new_name}.{suffix}{rollback if suffix == 'sql' else ''}"
+                )
+            if (same := numbers.get(int(number))) is not None:
+                raise MigrationError(
+                    f"two migrations have the number {number}: {same} and {name} "
+                    f"in {self.directory}; give one of them the next free number"
+                )
+            numbers[int(number)] = name
         return sorted(ids)
 
     def path(self, migration_id: str) -> Path:
@@ -90,10 +118,23 @@ class MigrationSource:
         return _header_lock_timeout(str(path), _stamp(path))
 
     def load(self, migration_id: str) -> Migration:
-        """The parsed yoyo migration; parsed once per content, however many schemas run it."""
-        return _parsed_migration(
-            migration_id, str(self.path(migration_id)), str(self.directory), self.checksum(migration_id)
-        )
+        """The parsed yoyo migration; parsed once per content, however many schemas run it.
+
+        A file that does not parse (a Python migration that does not import)
+        is reported by its path, in one line."""
+        path = self.path(migration_id)
+        try:
+            return _parsed_migration(
+                migration_id, str(path), str(self.directory), self.checksum(migration_id)
+            )
+        except Exception as error:  # noqa: BLE001 - a Python migration's own code may raise anything
+            # yoyo wraps an import error as BadMigration(path, error): report the error itself.
+            cause = (
+                error.args[1] if len(error.args) == 2 and isinstance(error.args[1], BaseException) else error
+            )
+            raise MigrationError(
+                f"migration {shown_path(path)} could not be read ({code_error(cause)})"
+            ) from None
 
 
 def _stamp(path: Path | None) -> tuple[int, int]:
@@ -131,3 +172,11 @@ def _parsed_migration(migration_id: str, path: str, directory: str, checksum: st
     migration = Migration(migration_id, path, directory)
     migration.load()
     return migration
+
+
+def shown_path(path: Path) -> str:
+    """The path relative to the working directory when it is below it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

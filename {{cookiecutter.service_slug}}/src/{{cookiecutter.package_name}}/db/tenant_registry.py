@@ -21,7 +21,7 @@ from typing import Final
 
 from ..errors import ConfigError
 from .postgresql import PostgresSession
-from .session import UniqueViolation, as_datetime
+from .session import MissingTable, UniqueViolation, as_datetime
 from .tenants import TenantExistsError, tenant_schema
 
 TABLE: Final = "_tenant_registry"
@@ -72,8 +72,9 @@ class RegistryCollisionError(ConfigError):
     """A table with the registry's name exists, but it is not the registry."""
 
 
-def ensure_registry(session: PostgresSession) -> None:
-    """Create the registry, or check that the table of its name is the registry."""
+def ensure_registry(session: PostgresSession, *, create: bool = True) -> None:
+    """Create the registry (unless `create` is off: a command that only reads
+    finds no tenants without it), or check that the table of its name is the registry."""
     columns = _columns(session, TABLE)
     if columns is None and _columns(session, LEGACY_TABLE) == COLUMNS:
         # Only a table with exactly the registry's columns is taken for it.
@@ -82,6 +83,8 @@ def ensure_registry(session: PostgresSession) -> None:
             log.info("Renamed the tenant registry from %s to %s", LEGACY_TABLE, TABLE)
         columns = _columns(session, TABLE)
     if columns is None:
+        if not create:
+            return
         # Should another process create it at the same moment, it exists: fine.
         with suppress(UniqueViolation):
             session.execute(CREATE_TABLE)
@@ -118,7 +121,11 @@ def register(session: PostgresSession, tenant_id: str) -> None:
 
 
 def is_registered(session: PostgresSession, tenant_id: str) -> bool:
-    return bool(session.execute(f"SELECT 1 FROM {TABLE} WHERE id = %s", (tenant_id,)))  # noqa: S608
+    """Whether the tenant is registered; with no registry yet, nobody is."""
+    try:
+        return bool(session.execute(f"SELECT 1 FROM {TABLE} WHERE id = %s", (tenant_id,)))  # noqa: S608
+    except MissingTable:
+        return False
 
 
 def count(session: PostgresSession) -> int:

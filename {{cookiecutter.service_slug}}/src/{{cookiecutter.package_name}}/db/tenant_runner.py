@@ -377,7 +377,7 @@ def _create_schema(session: PostgresSession, tenant_id: str) -> None:
 def _registered(session: Session, tenant_id: str) -> PostgresSession:
     shared = postgres_only(session)
     validate_tenant_id(tenant_id)
-    tenant_registry.ensure_registry(shared)
+    tenant_registry.ensure_registry(shared, create=False)
     if not tenant_registry.is_registered(shared, tenant_id):
         raise UnknownTenantError(
             f"tenant {tenant_id!r} is not registered (create it with: make tenant-create TENANT={tenant_id})"

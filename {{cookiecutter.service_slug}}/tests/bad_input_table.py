@@ -45,7 +45,7 @@ class Row:
     """One bad input. Text in `env`, `args`, `names`, `files` and `sql` may use
     {url} (the fresh database's URL, carrying the password where the dialect
     has one), {password}, {encoded} (the password percent-encoded),
-    {server} (PostgreSQL's host:port), {dbname}, {file} (the SQLite file) and
+    {server} (PostgreSQL's host:port, also as {host} and {port}), {dbname}, {file} (the SQLite file) and
     {dialect} and {tenant} (a tenant id of this run alone; its schema is
     dropped afterwards)."""
 
@@ -56,6 +56,8 @@ class Row:
     names: str
     env: Mapping[str, str] = field(default_factory=dict)
     dialects: tuple[Dialect, ...] = ("postgresql", "sqlite")
+    # Dialects the service must have been generated with for the row to apply.
+    needs: tuple[Dialect, ...] = ()
     # Files written into the package copy before `before` runs (a path
     # relative to the package; None removes the file).
     files: Mapping[str, str | None] = field(default_factory=dict)
@@ -128,13 +130,15 @@ def _run(row: Row, place: Place, package: Path) -> None:
 
 def _place(target: DatabaseTarget) -> Place:
     if isinstance(target, SqliteTarget):
-        values = {"url": f"sqlite:///{target.path}", "file": target.path, "server": "", "dbname": ""}
+        values = {"url": f"sqlite:///{target.path}", "file": target.path, "dbname": ""}
+        values.update(server="", host="", port="")
     else:
         assert isinstance(target, PostgresTarget)
         server = f"{target.host}:{target.port}"
         query = urlencode(dict(target.params))
         url = f"postgresql://{target.user}:{ENCODED_PASSWORD}@{server}/{target.dbname}?{query}"
         values = {"url": url, "file": "", "server": server, "dbname": target.dbname}
+        values.update(host=target.host, port=str(target.port))
     tenant = f"t{uuid.uuid4().hex[:12]}"
     values.update(password=PASSWORD, encoded=ENCODED_PASSWORD, dialect=target.dialect, tenant=tenant)
     return Place(target, values)
@@ -196,15 +200,15 @@ def _database_state(target: DatabaseTarget) -> Any:
         schemas = session.execute(
             "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%%' ORDER BY 1"
         )
-        tables = {row[0] for row in columns}
+        relations = {row[0] for row in columns}
         history = (
             session.execute("SELECT id, checksum, batch FROM schema_migrations ORDER BY id")
-            if "schema_migrations" in tables
+            if "schema_migrations" in relations
             else []
         )
         registry = (
             session.execute("SELECT * FROM _tenant_registry ORDER BY 1")
-            if "_tenant_registry" in tables
+            if "_tenant_registry" in relations
             else []
         )
     return columns, schemas, history, registry

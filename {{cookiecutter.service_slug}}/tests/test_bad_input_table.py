@@ -20,6 +20,16 @@ FIRST = "0001_create_users_table"
 BROKEN_PYTHON = "from yoyo import step\n\nsteps = [step('CREATE TABLE broken (id INTEGER)'\n"
 
 
+# A PostgreSQL server given as parts rather than a URL (the password rides in DB_PASSWORD).
+DB_PARTS = {
+    "DATABASE_URL": "",
+    "DB_HOST": "{host}",
+    "DB_PORT": "{port}",
+    "DB_USER": "postgres",
+    "DB_NAME": "{dbname}",
+}
+
+
 def number(variable: str, value: str, command: str = "migrate") -> Row:
     return Row(f"{variable}={value}", (command,), names=variable, env={variable: value})
 
@@ -67,6 +77,26 @@ ROWS = [
         names="no_database_has_this_name",
         env={"DATABASE_URL": "postgresql://postgres:{encoded}@{server}/no_database_has_this_name"},
         dialects=("postgresql",),
+    ),
+    # 6. The same through DB_* parts instead of a URL.
+    *(
+        Row(
+            f"{variable}={value}",
+            ("status",),
+            names=variable if variable != "DB_SSLMODE" else "sslmode",
+            env={**DB_PARTS, variable: value},
+            dialects=("postgresql",),
+        )
+        for variable, value in (("DB_SSLMODE", "bogus"), ("DB_PORT", "http"), ("DB_PORT", "70000"))
+    ),
+    # 1. Production never falls back to the local SQLite file on its own.
+    Row(
+        "production-without-a-database-url",
+        ("migrate",),
+        names="DATABASE_URL",
+        env={"APP_ENV": "production", "DATABASE_URL": "", "DB_PASSWORD": ""},
+        dialects=("sqlite",),
+        needs=("postgresql", "sqlite"),
     ),
     # 8. Every number finite and in range, checked before anything runs.
     number("DB_CONNECT_TIMEOUT", "nan"),
@@ -191,7 +221,7 @@ def cases() -> list[object]:
         pytest.param(row, dialect, id=f"{row.id}[{dialect}]")
         for row in ROWS
         for dialect in row.dialects
-        if dialect in SUPPORTED_DIALECTS
+        if dialect in SUPPORTED_DIALECTS and set(row.needs) <= set(SUPPORTED_DIALECTS)
     ]
 
 

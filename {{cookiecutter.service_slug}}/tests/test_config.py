@@ -17,6 +17,7 @@ from {{ cookiecutter.package_name }}.db.target import (
     redact_url,
 )
 from {{ cookiecutter.package_name }}.errors import ConfigError
+from conftest import cli
 
 
 def test_defaults_without_any_variable() -> None:
@@ -25,6 +26,7 @@ def test_defaults_without_any_variable() -> None:
     assert settings.app_env == "development"
     assert settings.auto_migrate is True
     assert (settings.pool_min, settings.pool_max) == (2, 10)
+    assert settings.ready_timeout == 2.0
     assert settings.log_format == "text"
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
     assert settings.auto_migrate_tenants is True
@@ -81,6 +83,26 @@ def test_bad_values_name_the_variable(variables: dict[str, str], message: str) -
 
     assert message in str(raised.value)
     assert "tiger" not in str(raised.value)
+
+
+# 0 leaves no time at all (to PostgreSQL, no statement_timeout); nan, inf and 1e400 break the wait.
+@pytest.mark.parametrize("value", ["nan", "-1", "abc", "0", "inf", "1e400"])
+def test_ready_timeout_must_be_a_finite_number_of_seconds(value: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings({"READY_TIMEOUT": value}, env_file=None)
+
+    assert str(raised.value) == (
+        f"READY_TIMEOUT has value {value!r}: expected a number of seconds from 0.1 to 86400"
+    )
+
+
+def test_serve_refuses_a_bad_ready_timeout_in_one_line_before_serving() -> None:
+    result = cli("serve", READY_TIMEOUT="nan")
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: READY_TIMEOUT has value 'nan': expected a number of seconds from 0.1 to 86400"
+    )
 
 
 def test_redact_url_hides_the_password_even_in_a_malformed_url() -> None:

@@ -18,12 +18,16 @@ from .db.session import SessionPool, open_session_pool
 from .errors import ServiceError
 
 
-def create_app(settings: Settings) -> FastAPI:
-    pool = open_session_pool(settings.database, min_size=settings.pool_min, max_size=settings.pool_max)
+def create_app(settings: Settings, pool: SessionPool | None = None) -> FastAPI:
+    """The app; `pool`, when given, is already open (see open_app_pool)."""
+    opened_here = pool is None
+    if pool is None:
+        pool = new_pool(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        pool.open(wait=settings.connect_timeout)
+        if opened_here:
+            pool.open(wait=settings.connect_timeout)
         try:
             yield
         finally:
@@ -39,14 +43,29 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/ready")
     def ready() -> JSONResponse:
         """Readiness: the database answers and no migration is pending."""
-        return readiness(pool)
+        return readiness(pool, timeout=settings.ready_timeout)
 
     return app
 
 
-def readiness(pool: SessionPool) -> JSONResponse:
+def new_pool(settings: Settings) -> SessionPool:
+    return open_session_pool(settings.database, min_size=settings.pool_min, max_size=settings.pool_max)
+
+
+def open_app_pool(settings: Settings) -> SessionPool:
+    """The app's pool, opened before the web server starts: a pool that cannot
+    fill is then one line from the command, not a traceback from the server's
+    startup hook."""
+    pool = new_pool(settings)
+    pool.open(wait=settings.connect_timeout)
+    return pool
+
+
+def readiness(pool: SessionPool, *, timeout: float) -> JSONResponse:
+    """The answer within about `timeout` seconds (READY_TIMEOUT): a probe that
+    hangs on a database that is down tells the load balancer nothing."""
     try:
-        with pool.session() as session:
+        with pool.session(timeout=timeout) as session:
             pending = pending_migrations(session)
     except (ServiceError, OSError) as error:
         return JSONResponse({"status": "unavailable", "reason": str(error)}, status_code=503)

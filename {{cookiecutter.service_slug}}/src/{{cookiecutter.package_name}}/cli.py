@@ -261,11 +261,12 @@ def seed(_: argparse.Namespace, settings: Settings) -> int:
 def serve(_: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from .app import create_app
+    from .app import create_app, open_app_pool
     from .startup import prepare_database
 
     prepare_database(settings)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    app = create_app(settings, open_app_pool(settings))
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
     return 0
 
 

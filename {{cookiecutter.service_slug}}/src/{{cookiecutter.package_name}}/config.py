@@ -58,6 +58,11 @@ WHOLE_NUMBER: Final = re.compile(r"-?[0-9]+")
 MAX_COUNT: Final = 10_000
 MAX_PORT: Final = 65_535
 MAX_SECONDS: Final = 86_400.0
+# /ready must answer before a load balancer's probe gives up (often 1 to 5 s).
+# 0 would leave the database no time at all (and to PostgreSQL, a
+# statement_timeout of 0 means none), so the bound starts at 0.1 s.
+DEFAULT_READY_TIMEOUT: Final = 2.0
+MIN_READY_TIMEOUT: Final = 0.1
 
 # Credentials that must never reach production: the PostgreSQL image defaults
 # and the placeholders of .env.example.
@@ -72,6 +77,7 @@ class Settings:
     pool_min: int
     pool_max: int
     connect_timeout: float
+    ready_timeout: float
     migration_lock_timeout: float
     lock_retry: LockRetryPolicy
     log_level: str
@@ -107,6 +113,7 @@ def load_settings(
         pool_min=_int(env, "DB_POOL_MIN", 2, minimum=0),
         pool_max=_int(env, "DB_POOL_MAX", 10, minimum=1),
         connect_timeout=_float(env, "DB_CONNECT_TIMEOUT", 30.0),
+        ready_timeout=_float(env, "READY_TIMEOUT", DEFAULT_READY_TIMEOUT, minimum=MIN_READY_TIMEOUT),
         migration_lock_timeout=_float(env, "MIGRATION_LOCK_TIMEOUT", 300.0),
         lock_retry=LockRetryPolicy(
             max_timeout=_float(env, "MIGRATION_DDL_LOCK_TIMEOUT", DEFAULT_MAX_TIMEOUT),
@@ -196,7 +203,9 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int, maxim
     return int(raw)
 
 
-def _float(env: Mapping[str, str], name: str, default: float, *, maximum: float = MAX_SECONDS) -> float:
+def _float(
+    env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0, maximum: float = MAX_SECONDS
+) -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -205,8 +214,10 @@ def _float(env: Mapping[str, str], name: str, default: float, *, maximum: float 
     except ValueError:
         value = -1.0
     # nan, inf and 1e400 parse as floats; each would break a wait later on.
-    if not math.isfinite(value) or not 0 <= value <= maximum:
-        raise ConfigError(f"{name} has value {raw!r}: expected a number of seconds from 0 to {maximum:g}")
+    if not math.isfinite(value) or not minimum <= value <= maximum:
+        raise ConfigError(
+            f"{name} has value {raw!r}: expected a number of seconds from {minimum:g} to {maximum:g}"
+        )
     return value
 
 

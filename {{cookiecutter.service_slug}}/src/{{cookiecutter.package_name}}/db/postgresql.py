@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import random
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext, suppress
 from functools import cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -282,10 +285,23 @@ def open_postgres_session(target: PostgresTarget, *, wait: float = 0.0) -> Postg
 class PostgresSessionPool:
     """The web app's pool; its connections are autocommit, like every session's."""
 
+    # A server that accepts and never answers would hold each of the pool's
+    # few workers for libpq's default of 130 s per attempt; the URL's own
+    # connect_timeout wins.
+    CONNECT_TIMEOUT = 10
+    # A bounded session's socket is cut this long after the server's own
+    # statement_timeout, so that a server that is only slow cancels the
+    # statement itself, and the connection stays usable.
+    CUT_GRACE = 0.1
+
     def __init__(self, target: PostgresTarget, *, min_size: int, max_size: int) -> None:
         self._target = target
+        # Why the pool's last attempt to connect failed, None once one works:
+        # the pool only logs it, and /ready must say why it has no connection.
+        self._connect_error: str | None = None
         self._pool: ConnectionPool[Connection] = ConnectionPool(
-            kwargs={**target.connect_kwargs(), "autocommit": True},
+            kwargs={"connect_timeout": self.CONNECT_TIMEOUT, **target.connect_kwargs(), "autocommit": True},
+            connection_class=self._noting_connection_class(),
             min_size=min_size,
             max_size=max_size,
             open=False,
@@ -304,9 +320,103 @@ class PostgresSessionPool:
         self._pool.close()
 
     @contextmanager
-    def session(self) -> Iterator[PostgresSession]:
-        with self._pool.connection() as connection:
+    def session(self, timeout: float | None = None) -> Iterator[PostgresSession]:
+        if timeout is None:
+            with self._pool.connection() as connection:
+                yield PostgresSession(connection)
+            return
+        deadline = time.monotonic() + timeout
+        with ExitStack() as stack:
+            try:
+                connection = stack.enter_context(self._pool.connection(timeout=timeout))
+            except PoolTimeout:
+                why = self._connect_error or "no connection came free and no new one has opened yet"
+                raise DatabaseUnavailableError(
+                    f"no database connection within {timeout:g} s: {why}"
+                ) from None
+            stack.enter_context(self._answered_by(connection, deadline, timeout))
             yield PostgresSession(connection)
+
+    @contextmanager
+    def _answered_by(self, connection: Connection, deadline: float, timeout: float) -> Iterator[None]:
+        """The block's statements on `connection` end by `deadline`.
+
+        The server cancels a statement still running then (statement_timeout).
+        A server that does not answer at all (hung, or behind a network that
+        drops its packets) cannot cancel anything, so then the socket is shut
+        under the statement: it fails at once, and the pool discards the
+        connection instead of the probe waiting for TCP to give up (hours)."""
+        remaining = max(0.001, deadline - time.monotonic())
+        guard = threading.Lock()
+        bounded = True
+        cut = False
+
+        def cut_socket() -> None:
+            nonlocal cut
+            with guard:
+                # Never once the block is over: the connection may be someone else's by then.
+                if not bounded or connection.closed:
+                    return
+                cut = True
+                # A duplicate of the descriptor: shutting it shuts the one socket
+                # (waking the waiting statement), and closing it leaves libpq's.
+                with (
+                    suppress(OSError, psycopg.Error),
+                    socket.socket(fileno=os.dup(connection.fileno())) as sock,
+                ):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+        timer = threading.Timer(remaining + self.CUT_GRACE, cut_socket)
+        timer.daemon = True
+        timer.start()
+        try:
+            try:
+                connection.execute(f"SET statement_timeout = {max(1, round(remaining * 1000))}")
+                yield
+            finally:
+                # The pool's next user gets the server's own statement_timeout back.
+                if connection.info.transaction_status == TransactionStatus.IDLE:
+                    connection.execute("RESET statement_timeout")
+                else:
+                    connection.close()  # left mid-transaction, or broken: the pool discards it
+        except psycopg.OperationalError as error:
+            if cut or isinstance(error, pg_errors.QueryCanceled):
+                raise DatabaseUnavailableError(f"the database did not answer within {timeout:g} s") from None
+            if connection.closed:
+                raise DatabaseUnavailableError(
+                    f"lost the connection to {self._target.describe()}: {self._why(error)}"
+                ) from None
+            raise
+        finally:
+            with guard:
+                bounded = False
+            timer.cancel()
+            if cut:
+                connection.close()  # its socket is shut: the pool must not hand it on
+
+    def _noting_connection_class(self) -> type[Connection]:
+        """psycopg's connection class, noting on this pool why its last attempt
+        to connect failed (the pool retries in the background and only logs it)."""
+        pool = self
+
+        class NotingConnection(psycopg.Connection[Row]):
+            @classmethod
+            def connect(cls, conninfo: str = "", **kwargs: Any) -> Self:
+                try:
+                    connection = super().connect(conninfo, **kwargs)
+                except psycopg.Error as error:
+                    pool._connect_error = pool._why(error)
+                    raise
+                pool._connect_error = None
+                return connection
+
+        return NotingConnection
+
+    def _why(self, error: BaseException) -> str:
+        """The error's first line (libpq's says what failed), without the password."""
+        reason = first_line(error)
+        password = self._target.password
+        return reason.replace(password, "***") if password else reason
 
 
 def _is_transient(error: psycopg.OperationalError) -> bool:

@@ -98,7 +98,11 @@ class SessionPool(Protocol):
 
     def close(self) -> None: ...
 
-    def session(self) -> AbstractContextManager[Session]: ...
+    def session(self, timeout: float | None = None) -> AbstractContextManager[Session]:
+        """A session for the block. With `timeout` (seconds, for /ready), waiting
+        for it and for its statements ends after about that long, with a
+        DatabaseUnavailableError saying why; a dialect that never waits ignores it."""
+        ...
 
 
 def open_session_pool(target: DatabaseTarget, *, min_size: int, max_size: int) -> SessionPool:

@@ -156,7 +156,10 @@ class SqliteSessionPool:
         """Nothing is held between sessions."""
 
     @contextmanager
-    def session(self) -> Iterator[SqliteSession]:
+    def session(self, timeout: float | None = None) -> Iterator[SqliteSession]:
+        """`timeout` goes unused: a file has no pool to wait for and no server
+        to hang, and once migrated it is in WAL mode, where reads do not wait
+        for writers."""
         session = open_sqlite_session(self._target)
         try:
             yield session

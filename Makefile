@@ -41,8 +41,36 @@ $(ENVIRONMENT): pyproject.toml $(wildcard poetry.lock) | $(POETRY)
 	$(WITH_POETRY) install --no-root --with dev,service
 	@touch $@
 
-lock: | $(POETRY) ## Update poetry.lock after changing pyproject.toml
+# A bake ships a poetry.lock, so that its first `make install` installs pinned
+# versions instead of resolving on the user's machine. The post-gen hook keeps
+# locks/<database>.lock as poetry.lock: one per database answer, since tenancy
+# changes no dependency. Each is locked in a scratch bake with the Poetry the
+# baked Makefile pins (ours in .tools/, even with another Poetry on PATH), and
+# starting from the lock it replaces, so that, as with poetry.lock, only what a
+# change of the baked pyproject.toml needs moves.
+BAKED_LOCKS := {{cookiecutter.service_slug}}/locks
+LOCK_BAKES := build/lock-bakes
+LOCK_DATABASES = $(shell $(PYTHON) -c "import json; print(*json.load(open('cookiecutter.json'))['database'])")
+WITH_PINNED_POETRY = POETRY_PYPI_MIRROR_URL="$(PYPI_INDEX)" $(CURDIR)/.tools/bin/poetry
+
+lock: | $(POETRY) $(CURDIR)/.tools/bin/poetry ## Update poetry.lock and each bake's lock after changing a pyproject.toml
 	$(WITH_POETRY) lock
+	@# Baking needs cookiecutter, from the environment the new poetry.lock describes.
+	$(MAKE) --no-print-directory install
+	rm -rf "$(LOCK_BAKES)"
+	mkdir -p "$(BAKED_LOCKS)"
+	@# A database answer with no lock yet gets an empty one to bake with, which
+	@# the scratch bake drops so that Poetry resolves it from scratch.
+	set -e; for database in $(LOCK_DATABASES); do \
+		lock="$(BAKED_LOCKS)/$$database.lock"; \
+		test -e "$$lock" || touch "$$lock"; \
+		$(POETRY) run cookiecutter --no-input --output-dir "$(LOCK_BAKES)/$$database" . database="$$database"; \
+		project="$(LOCK_BAKES)/$$database/$(DEMO_SLUG)"; \
+		find "$$project/poetry.lock" -empty -delete; \
+		$(WITH_PINNED_POETRY) --directory "$$project" lock; \
+		cp "$$project/poetry.lock" "$$lock"; \
+	done
+	rm -rf "$(LOCK_BAKES)"
 
 install: $(ENVIRONMENT) ## Install Poetry (if needed) and the template's tooling
 

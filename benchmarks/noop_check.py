@@ -46,8 +46,8 @@ def noop_figures(
     extra_baselines: dict[str, Callable[[], object]] | None = None,
 ) -> None:
     config = importlib.import_module(f"{PACKAGE}.config")
-    runner = importlib.import_module(f"{PACKAGE}.db.runner")
-    session_module = importlib.import_module(f"{PACKAGE}.db.session")
+    runner = importlib.import_module(f"{PACKAGE}.migrator.runner")
+    session_module = importlib.import_module(f"{PACKAGE}.database.session")
     from yoyo import get_backend, read_migrations
 
     target = config.load_settings({"DATABASE_URL": our_url}, env_file=None).database
@@ -118,8 +118,8 @@ def main() -> int:
             )
 
         config = importlib.import_module(f"{PACKAGE}.config")
-        runner = importlib.import_module(f"{PACKAGE}.db.runner")
-        session_module = importlib.import_module(f"{PACKAGE}.db.session")
+        runner = importlib.import_module(f"{PACKAGE}.migrator.runner")
+        session_module = importlib.import_module(f"{PACKAGE}.database.session")
 
         def in_process_migrate() -> None:
             path = work / f"inproc-{uuid.uuid4().hex}.db"

@@ -90,8 +90,8 @@ def max_rss_mb() -> float:
 
 def child_ours(url: str, count: int, concurrency: int | None, noop: bool) -> dict[str, Any]:
     from auth_service.config import DEFAULT_TENANT_CONCURRENCY
-    from auth_service.db.target import parse_database_url
-    from auth_service.db.tenant_runner import run_all_tenant_migrations
+    from auth_service.database.target import parse_database_url
+    from auth_service.tenants.runner import run_all_tenant_migrations
 
     target = parse_database_url(url)
     workers = concurrency or DEFAULT_TENANT_CONCURRENCY
@@ -207,7 +207,7 @@ def main() -> int:
         project = bake(Path(scratch), "postgresql", "schema-per-tenant")
         project_src = project / "src"
         sys.path.insert(0, str(project_src))
-        from auth_service.db.tenant_registry import CREATE_TABLE, TABLE
+        from auth_service.tenants.registry import CREATE_TABLE, TABLE
 
         def figures_for(tenants: int, method: str, *extra: str) -> dict[str, Any]:
             return measure(server_url, project_src, (CREATE_TABLE, TABLE), tenants, method, *extra)

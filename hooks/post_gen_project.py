@@ -4,7 +4,8 @@ Cookiecutter renders this file with Jinja and runs it inside the new project.
 The answers arrive as JSON (see pre_gen_project.py for why it is safe). One
 table says which paths each answer removes; one loop applies it. A path in the
 table that the template does not have means the two disagree: that is an error,
-not something to skip.
+not something to skip. Then the project keeps, as poetry.lock, the lock file
+that `make lock` wrote for its database, and loses the others.
 """
 
 from __future__ import annotations
@@ -27,24 +28,23 @@ ANSWERS_JSON = r"""
 PRUNE: dict[tuple[str, str], tuple[str, ...]] = {
     ("database", "postgresql"): (
         "src/{package}/migrations/sqlite",
-        "src/{package}/db/sqlite.py",
+        "src/{package}/database/sqlite.py",
+        "src/{package}/migrator/yoyo_adapter/sqlite.py",
     ),
     ("database", "sqlite"): (
         "src/{package}/migrations/postgresql",
-        "src/{package}/db/postgresql.py",
-        "src/{package}/db/blockers.py",
-        "src/{package}/db/lint.py",
+        "src/{package}/database/postgresql.py",
+        "src/{package}/database/blockers.py",
+        "src/{package}/migrator/yoyo_adapter/postgresql.py",
+        "src/{package}/migrator/lint.py",
         ".squawk.toml",
         "tests/test_migration_lint.py",
         "tests/test_live_database.py",
         "tests/test_database_urls.py",
     ),
     ("tenancy", "single"): (
-        "src/{package}/db/tenants.py",
-        "src/{package}/db/tenant_registry.py",
-        "src/{package}/db/tenant_runner.py",
-        "src/{package}/db/tenant_status.py",
-        "src/{package}/tenant_cli.py",
+        "src/{package}/tenants",
+        "src/{package}/cli/tenants.py",
         "tests/test_tenants.py",
         "tests/test_tenant_migrations.py",
         "tests/test_tenant_sessions.py",
@@ -106,10 +106,36 @@ def _remove_empty_parents(root: Path, directory: Path) -> None:
         directory = directory.parent
 
 
+# Where `make lock` writes each database answer's lock file; the project keeps
+# its own as poetry.lock. Tenancy changes no dependency, so it needs no lock of
+# its own: the baked pyproject.toml differs between tenancies only in names,
+# which Poetry's content hash leaves out.
+LOCKS_DIRECTORY = "locks"
+LOCK_FILE = "{database}.lock"
+
+
+class LockError(Exception):
+    """The template has no lock file for the chosen database."""
+
+
+def keep_lock(root: Path, answers: Mapping[str, str]) -> None:
+    """Keep the database's lock file as poetry.lock, and remove locks/ with the others."""
+    directory = root / LOCKS_DIRECTORY
+    chosen = directory / LOCK_FILE.format(database=answers["database"])
+    if not chosen.is_file():
+        # Without it the first `make install` would resolve on the user's machine, unpinned.
+        raise LockError(
+            f"the template has no {chosen.relative_to(root).as_posix()}: run `make lock` in the template"
+        )
+    chosen.replace(root / "poetry.lock")
+    shutil.rmtree(directory)
+
+
 def main() -> int:
     try:
         prune(Path.cwd(), read_answers())
-    except PruneError as error:
+        keep_lock(Path.cwd(), read_answers())
+    except (PruneError, LockError) as error:
         print(f"ERROR: {error}", file=sys.stderr)
         return 1
     return 0

@@ -33,26 +33,28 @@ EVERY_PROJECT_HAS = (
     "src/{pkg}/app.py",
     "src/{pkg}/users.py",
     "src/{pkg}/config.py",
-    "src/{pkg}/db/runner.py",
+    "src/{pkg}/migrator/runner.py",
 )
 SQLITE_FILES = (
-    "src/{pkg}/db/sqlite.py",
+    "src/{pkg}/database/sqlite.py",
+    "src/{pkg}/migrator/yoyo_adapter/sqlite.py",
     "src/{pkg}/migrations/sqlite/0001_create_users_table.sql",
     "src/{pkg}/migrations/sqlite/0001_create_users_table.rollback.sql",
 )
 POSTGRESQL_FILES = (
-    "src/{pkg}/db/postgresql.py",
+    "src/{pkg}/database/postgresql.py",
+    "src/{pkg}/migrator/yoyo_adapter/postgresql.py",
     "src/{pkg}/migrations/postgresql/0001_create_users_table.sql",
     "src/{pkg}/migrations/postgresql/0001_create_users_table.rollback.sql",
 )
 # The migration linter (squawk) lints PostgreSQL files only.
 LINT_FILES = (
     ".squawk.toml",
-    "src/{pkg}/db/lint.py",
+    "src/{pkg}/migrator/lint.py",
     "tests/test_migration_lint.py",
 )
 TENANT_FILES = (
-    "src/{pkg}/db/tenants.py",
+    "src/{pkg}/tenants/schemas.py",
     "tests/test_tenants.py",
 )
 # What each answer keeps, and what it leaves out, written out rather than
@@ -66,8 +68,17 @@ KEPT: dict[tuple[str, str], tuple[str, ...]] = {
 }
 PRUNED: dict[tuple[str, str], tuple[str, ...]] = {
     ("database", "postgresql+sqlite"): (),
-    ("database", "postgresql"): ("src/{pkg}/migrations/sqlite", "src/{pkg}/db/sqlite.py"),
-    ("database", "sqlite"): ("src/{pkg}/migrations/postgresql", "src/{pkg}/db/postgresql.py", *LINT_FILES),
+    ("database", "postgresql"): (
+        "src/{pkg}/migrations/sqlite",
+        "src/{pkg}/database/sqlite.py",
+        "src/{pkg}/migrator/yoyo_adapter/sqlite.py",
+    ),
+    ("database", "sqlite"): (
+        "src/{pkg}/migrations/postgresql",
+        "src/{pkg}/database/postgresql.py",
+        "src/{pkg}/migrator/yoyo_adapter/postgresql.py",
+        *LINT_FILES,
+    ),
     ("tenancy", "single"): TENANT_FILES,
     ("tenancy", "schema-per-tenant"): (),
 }

@@ -102,6 +102,24 @@ def test_baked_project_passes_mypy_strict(baked: Bake) -> None:
     assert "Success: no issues found" in result.stdout
 
 
+def test_baked_project_keeps_its_layers(baked: Bake) -> None:
+    """import-linter: each layer imports only those below it (the baked pyproject's contracts)."""
+    lint_imports = Path(sys.executable).parent / "lint-imports"
+    env = {key: value for key, value in os.environ.items() if key not in SERVICE_VARIABLES}
+    result = subprocess.run(
+        [str(lint_imports), "--no-cache"],
+        cwd=baked.project,
+        env={**env, "PYTHONPATH": str(baked.project / "src")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout, result.stdout
+
+
 def test_baked_project_passes_its_own_tests(baked: Bake) -> None:
     result = run_in(baked.project, "pytest", "-q", "-p", "no:cacheprovider")
 
@@ -129,7 +147,7 @@ def test_installed_wheel_ships_and_finds_its_migrations(baked: Bake, tmp_path: P
         assert f"{package}/migrations/{dialect}/0001_create_users_table.sql" in names
         assert f"{package}/migrations/{dialect}/0001_create_users_table.rollback.sql" in names
         finder = (
-            f"from {package}.db.sources import MigrationSource; "
+            f"from {package}.migrator.sources import MigrationSource; "
             f"source = MigrationSource.for_dialect({dialect!r}); "
             "print(source.directory); print(source.migration_ids())"
         )

@@ -144,8 +144,10 @@ def test_post_gen_removes_the_unused_dialect_and_empty_directories(
     project = _project(
         tmp_path / "project",
         [
-            "src/auth_service/db/postgresql.py",
-            "src/auth_service/db/sqlite.py",
+            "src/auth_service/database/postgresql.py",
+            "src/auth_service/database/sqlite.py",
+            "src/auth_service/migrator/yoyo_adapter/postgresql.py",
+            "src/auth_service/migrator/yoyo_adapter/sqlite.py",
             "src/auth_service/migrations/postgresql/0001_create_users_table.sql",
             "src/auth_service/migrations/sqlite/0001_create_users_table.sql",
         ],
@@ -157,11 +159,14 @@ def test_post_gen_removes_the_unused_dialect_and_empty_directories(
     assert remaining == [
         "src",
         "src/auth_service",
-        "src/auth_service/db",
-        "src/auth_service/db/postgresql.py",
+        "src/auth_service/database",
+        "src/auth_service/database/postgresql.py",
         "src/auth_service/migrations",
         "src/auth_service/migrations/postgresql",
         "src/auth_service/migrations/postgresql/0001_create_users_table.sql",
+        "src/auth_service/migrator",
+        "src/auth_service/migrator/yoyo_adapter",
+        "src/auth_service/migrator/yoyo_adapter/postgresql.py",
     ]
 
 
@@ -177,10 +182,10 @@ def test_post_gen_removes_directories_left_empty_by_pruning(load_hook: HookLoade
 
 def test_post_gen_refuses_a_path_the_template_does_not_have(load_hook: HookLoader, tmp_path: Path) -> None:
     hook = load_hook("post_gen_project", tenancy="single")
-    project = _project(tmp_path / "project", ["src/auth_service/db/tenants.py", "tests/test_tenants.py"])
+    project = _project(tmp_path / "project", ["src/auth_service/tenants/schemas.py", "tests/test_tenants.py"])
     table = {
         **hook.PRUNE,
-        ("tenancy", "single"): ("src/{package}/db/tenants.py", "src/{package}/no_such_file.py"),
+        ("tenancy", "single"): ("src/{package}/tenants/schemas.py", "src/{package}/no_such_file.py"),
     }
 
     with pytest.raises(
@@ -188,7 +193,7 @@ def test_post_gen_refuses_a_path_the_template_does_not_have(load_hook: HookLoade
     ):
         hook.prune(project, hook.read_answers(), table)
 
-    assert (project / "src/auth_service/db/tenants.py").exists()
+    assert (project / "src/auth_service/tenants/schemas.py").exists()
 
 
 def test_post_gen_main_reports_a_disagreement_on_one_error_line(

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from {{ cookiecutter.package_name }}.db.session import session_scope
-from {{ cookiecutter.package_name }}.db.target import (
+from {{ cookiecutter.package_name }}.database.session import session_scope
+from {{ cookiecutter.package_name }}.database.target import (
     DatabaseTarget,
     Dialect,
     PostgresTarget,
@@ -112,7 +112,7 @@ def _run(row: Row, place: Place, package: Path) -> None:
     _write(package, row.later_files, place)
     env.update(LOG_LEVEL="DEBUG", LOG_FORMAT="json")
     env.update({name: place.fill(value) for name, value in row.env.items()})
-    database_before, files_before = _database_state(target), _files(package)
+    database_before, files_before = _database_state(target, place.values["tenant"]), _files(package)
 
     with _held(row.hold, target):
         result = cli(*(place.fill(arg) for arg in row.args), **env)
@@ -124,7 +124,9 @@ def _run(row: Row, place: Place, package: Path) -> None:
     assert place.fill(row.names) in lines[0], shown
     for secret in (PASSWORD, ENCODED_PASSWORD):
         assert secret not in result.stdout + result.stderr, shown
-    assert _database_state(target) == database_before, f"{row.id} on {dialect} changed the database"
+    assert _database_state(target, place.values["tenant"]) == database_before, (
+        f"{row.id} on {dialect} changed the database"
+    )
     assert _files(package) == files_before, f"{row.id} on {dialect} changed the package's files"
 
 
@@ -164,7 +166,7 @@ def _is_log_record(line: str) -> bool:
     return isinstance(record, dict) and "level" in record
 
 
-def _database_state(target: DatabaseTarget) -> Any:
+def _database_state(target: DatabaseTarget, tenant: str) -> Any:
     """What the database holds: its tables, their columns, every migration record and tenant."""
     if isinstance(target, SqliteTarget):
         path = Path(target.path)
@@ -197,8 +199,9 @@ def _database_state(target: DatabaseTarget) -> Any:
             " LEFT JOIN pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
             " WHERE n.nspname = current_schema() ORDER BY 1, 3"
         )
+        # Only this run's tenant: suites running at the same time make their own.
         schemas = session.execute(
-            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%%' ORDER BY 1"
+            "SELECT nspname FROM pg_namespace WHERE nspname = %s", (f"tenant_{tenant}",)
         )
         relations = {row[0] for row in columns}
         history = (

@@ -22,9 +22,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from {{ cookiecutter.package_name }}.db.session import Session, open_session, session_scope
-from {{ cookiecutter.package_name }}.db.sources import MigrationSource
-from {{ cookiecutter.package_name }}.db.target import (
+from {{ cookiecutter.package_name }}.database.session import Session, open_session, session_scope
+from {{ cookiecutter.package_name }}.database.target import (
     SUPPORTED_DIALECTS,
     DatabaseTarget,
     Dialect,
@@ -33,6 +32,7 @@ from {{ cookiecutter.package_name }}.db.target import (
     parse_database_url,
 )
 from {{ cookiecutter.package_name }}.errors import ServiceError
+from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
 
 
 def postgres_server() -> PostgresTarget:

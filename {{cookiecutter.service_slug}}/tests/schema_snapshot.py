@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from {{ cookiecutter.package_name }}.db.history import TABLE as HISTORY_TABLE
-from {{ cookiecutter.package_name }}.db.session import Session
+from {{ cookiecutter.package_name }}.database.session import Session
+from {{ cookiecutter.package_name }}.migrator.history import TABLE as HISTORY_TABLE
 
 
 @dataclass(frozen=True)

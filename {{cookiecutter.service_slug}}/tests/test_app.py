@@ -28,18 +28,18 @@ from fastapi.testclient import TestClient
 from {{ cookiecutter.package_name }}.app import create_app{% if cookiecutter.database != "sqlite" %}, readiness{% endif %}
 from {{ cookiecutter.package_name }}.config import Settings, load_settings
 {%- if cookiecutter.database != "sqlite" %}
-from {{ cookiecutter.package_name }}.db.postgresql import {% if cookiecutter.tenancy == "schema-per-tenant" %}PostgresSession, {% endif %}PostgresSessionPool
+from {{ cookiecutter.package_name }}.database.postgresql import {% if cookiecutter.tenancy == "schema-per-tenant" %}PostgresSession, {% endif %}PostgresSessionPool
 {%- endif %}
-from {{ cookiecutter.package_name }}.db.runner import run_migrations
-from {{ cookiecutter.package_name }}.db.session import MissingTable, {% if cookiecutter.database != "sqlite" %}open_session, {% endif %}session_scope
-from {{ cookiecutter.package_name }}.db.target import DatabaseTarget
+from {{ cookiecutter.package_name }}.database.session import MissingTable, {% if cookiecutter.database != "sqlite" %}open_session, {% endif %}session_scope
+from {{ cookiecutter.package_name }}.database.target import DatabaseTarget
 {%- if cookiecutter.database != "sqlite" %}, PostgresTarget{% endif %}
-{%- if cookiecutter.tenancy == "schema-per-tenant" %}
-from {{ cookiecutter.package_name }}.db.tenant_runner import create_tenant, rollback_tenant_migrations
-{%- endif %}
 from {{ cookiecutter.package_name }}.errors import DatabaseUnavailableError
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}, MigrationError{% endif %}
+from {{ cookiecutter.package_name }}.migrator.runner import run_migrations
 from {{ cookiecutter.package_name }}.startup import prepare_database
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+from {{ cookiecutter.package_name }}.tenants.runner import create_tenant, rollback_tenant_migrations
+{%- endif %}
 from conftest import {% if cookiecutter.database != "sqlite" %}postgres_schema_target, postgres_server, {% endif %}target_url
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.db.target import SUPPORTED_DIALECTS, Dialect
+from {{ cookiecutter.package_name }}.database.target import SUPPORTED_DIALECTS, Dialect
 from bad_input_table import Row, run_row
 
 FIRST = "0001_create_users_table"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.db import history
-from {{ cookiecutter.package_name }}.db.runner import run_migrations
-from {{ cookiecutter.package_name }}.db.session import session_scope
-from {{ cookiecutter.package_name }}.db.target import SUPPORTED_DIALECTS, DatabaseTarget, Dialect
+from {{ cookiecutter.package_name }}.database.session import session_scope
+from {{ cookiecutter.package_name }}.database.target import SUPPORTED_DIALECTS, DatabaseTarget, Dialect
+from {{ cookiecutter.package_name }}.migrator import history
+from {{ cookiecutter.package_name }}.migrator.runner import run_migrations
 from conftest import SOURCE_ROOT, cli, target_url
 
 FIRST = "0001_create_users_table"

@@ -10,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from {{ cookiecutter.package_name }}.db.runner import MigrationResult, pending_migrations, run_migrations
-from {{ cookiecutter.package_name }}.db.session import open_session, session_scope
-from {{ cookiecutter.package_name }}.db.target import DatabaseTarget
+from {{ cookiecutter.package_name }}.database.session import open_session, session_scope
+from {{ cookiecutter.package_name }}.database.target import DatabaseTarget
 from {{ cookiecutter.package_name }}.errors import MigrationLockTimeoutError
+from {{ cookiecutter.package_name }}.migrator.runner import MigrationResult, pending_migrations, run_migrations
 from conftest import subprocess_env, target_url
 
 RUNNERS = 4
@@ -62,7 +62,7 @@ def test_a_tiny_lock_timeout_gives_up_instead_of_waiting_forever(target: Databas
 LOCK_HOLDER = """
 import sys, time
 from {{ cookiecutter.package_name }}.config import load_settings
-from {{ cookiecutter.package_name }}.db.session import open_session
+from {{ cookiecutter.package_name }}.database.session import open_session
 
 session = open_session(load_settings(env_file=None).database)
 with session.migration_lock(timeout=5):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.package_name }}.config import load_settings
-from {{ cookiecutter.package_name }}.db.target import (
+from {{ cookiecutter.package_name }}.database.target import (
 {%- if cookiecutter.database != "sqlite" %}
     PostgresTarget,
 {%- endif %}

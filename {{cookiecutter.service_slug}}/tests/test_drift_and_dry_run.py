@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from {{ cookiecutter.package_name }}.db.drift import Drift, DriftError, accept_change, drift_message, find_drift
-from {{ cookiecutter.package_name }}.db.dry_run import plan_migrations
-from {{ cookiecutter.package_name }}.db.runner import get_migration_status, run_migrations
-from {{ cookiecutter.package_name }}.db.session import Session, session_scope
-from {{ cookiecutter.package_name }}.db.sources import MigrationSource
-from {{ cookiecutter.package_name }}.db.target import DatabaseTarget, PostgresTarget
+from {{ cookiecutter.package_name }}.database.session import Session, session_scope
+from {{ cookiecutter.package_name }}.database.target import DatabaseTarget, PostgresTarget
+from {{ cookiecutter.package_name }}.migrator.drift import Drift, DriftError, accept_change, drift_message, find_drift
+from {{ cookiecutter.package_name }}.migrator.plan import plan_migrations
+from {{ cookiecutter.package_name }}.migrator.runner import get_migration_status, run_migrations
+from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
 from conftest import cli, target_url
 
 FIRST = "0001_create_users_table"

@@ -29,11 +29,11 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.db.runner import run_migrations
-from {{ cookiecutter.package_name }}.db.session import MissingTable, Session, session_scope
-from {{ cookiecutter.package_name }}.db.sources import MigrationSource
-from {{ cookiecutter.package_name }}.db.target import DatabaseTarget, Dialect{% if cookiecutter.database != "postgresql" %}, SqliteTarget{% endif %}
+from {{ cookiecutter.package_name }}.database.session import MissingTable, Session, session_scope
+from {{ cookiecutter.package_name }}.database.target import DatabaseTarget, Dialect{% if cookiecutter.database != "postgresql" %}, SqliteTarget{% endif %}
 from {{ cookiecutter.package_name }}.errors import MigrationError, MigrationLockTimeoutError
+from {{ cookiecutter.package_name }}.migrator.runner import run_migrations
+from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
 from conftest import subprocess_env, target_url
 
 FIRST, SLOW = "0001_create_users_table", "0002_drill_slow"
@@ -68,9 +68,9 @@ RUNNER = """
 import json, sys, time
 from pathlib import Path
 from {{ cookiecutter.package_name }}.config import load_settings
-from {{ cookiecutter.package_name }}.db.runner import run_migrations
-from {{ cookiecutter.package_name }}.db.session import session_scope
-from {{ cookiecutter.package_name }}.db.sources import MigrationSource
+from {{ cookiecutter.package_name }}.migrator.runner import run_migrations
+from {{ cookiecutter.package_name }}.database.session import session_scope
+from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
 
 started = time.perf_counter()
 with session_scope(load_settings(env_file=None).database) as session:

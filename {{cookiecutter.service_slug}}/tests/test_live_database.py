@@ -23,13 +23,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from {{ cookiecutter.package_name }}.db import invalid_indexes
-from {{ cookiecutter.package_name }}.db.lock_retry import LockRetriesExhaustedError, LockRetryPolicy
-from {{ cookiecutter.package_name }}.db.runner import get_migration_status, rollback_migrations, run_migrations
-from {{ cookiecutter.package_name }}.db.session import Session, session_scope
-from {{ cookiecutter.package_name }}.db.sources import MigrationSource
-from {{ cookiecutter.package_name }}.db.target import PostgresTarget
+from {{ cookiecutter.package_name }}.database.lock_retry import LockRetriesExhaustedError, LockRetryPolicy
+from {{ cookiecutter.package_name }}.database.session import Session, session_scope
+from {{ cookiecutter.package_name }}.database.target import PostgresTarget
 from {{ cookiecutter.package_name }}.errors import DatabaseUnavailableError, MigrationError
+from {{ cookiecutter.package_name }}.migrator import invalid_indexes
+from {{ cookiecutter.package_name }}.migrator.runner import get_migration_status, rollback_migrations, run_migrations
+from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
 from conftest import SOURCE_ROOT, cli, postgres_schema_target, postgres_server, subprocess_env, target_url
 
 FIRST = "0001_create_users_table"
@@ -332,9 +332,9 @@ RUNNER = """
 import json, sys
 from pathlib import Path
 from {{ cookiecutter.package_name }}.config import load_settings
-from {{ cookiecutter.package_name }}.db.runner import run_migrations
-from {{ cookiecutter.package_name }}.db.session import session_scope
-from {{ cookiecutter.package_name }}.db.sources import MigrationSource
+from {{ cookiecutter.package_name }}.migrator.runner import run_migrations
+from {{ cookiecutter.package_name }}.database.session import session_scope
+from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
 
 with session_scope(load_settings(env_file=None).database) as session:
     result = run_migrations(session, MigrationSource(Path(sys.argv[1])), lock_timeout=120)

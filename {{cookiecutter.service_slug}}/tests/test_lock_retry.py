@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from {{ cookiecutter.package_name }}.config import load_settings
-from {{ cookiecutter.package_name }}.db.lock_retry import LockRetryPolicy, header_lock_timeout, runs_concurrently
+from {{ cookiecutter.package_name }}.database.lock_retry import LockRetryPolicy, header_lock_timeout, runs_concurrently
 from {{ cookiecutter.package_name }}.errors import ConfigError, MigrationError
 
 

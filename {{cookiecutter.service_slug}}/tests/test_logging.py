@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from {{ cookiecutter.package_name }}.config import load_settings
-from {{ cookiecutter.package_name }}.db.runner import rollback_migrations, run_migrations
-from {{ cookiecutter.package_name }}.db.session import Session
+from {{ cookiecutter.package_name }}.database.session import Session
 from {{ cookiecutter.package_name }}.logging_setup import configure_logging
+from {{ cookiecutter.package_name }}.migrator.runner import rollback_migrations, run_migrations
 
 FIRST = "0001_create_users_table"
 ReadLines = Callable[[], list[str]]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.db.lint import LintError, find_squawk
+from {{ cookiecutter.package_name }}.migrator.lint import LintError, find_squawk
 from conftest import SOURCE_ROOT, postgres_schema_target, postgres_server, target_url
 
 PACKAGE = "{{ cookiecutter.package_name }}"

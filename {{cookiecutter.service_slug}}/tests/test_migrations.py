@@ -6,20 +6,20 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.db import history
-from {{ cookiecutter.package_name }}.db.runner import (
+from {{ cookiecutter.package_name }}.database.session import MissingTable, Session
+{%- if cookiecutter.database != "postgresql" %}, session_scope{% endif %}
+from {{ cookiecutter.package_name }}.database.target import Dialect
+{%- if cookiecutter.database != "postgresql" %}, SqliteTarget{% endif %}
+from {{ cookiecutter.package_name }}.errors import MigrationError
+from {{ cookiecutter.package_name }}.migrator import history
+from {{ cookiecutter.package_name }}.migrator.runner import (
     get_migration_status,
     pending_migrations,
     rollback_migrations,
     run_migrations,
 )
-from {{ cookiecutter.package_name }}.db.scaffold import InvalidNameError, make_migration
-from {{ cookiecutter.package_name }}.db.session import MissingTable, Session
-{%- if cookiecutter.database != "postgresql" %}, session_scope{% endif %}
-from {{ cookiecutter.package_name }}.db.sources import MigrationSource
-from {{ cookiecutter.package_name }}.db.target import Dialect
-{%- if cookiecutter.database != "postgresql" %}, SqliteTarget{% endif %}
-from {{ cookiecutter.package_name }}.errors import MigrationError
+from {{ cookiecutter.package_name }}.migrator.scaffold import InvalidNameError, make_migration
+from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
 
 FIRST = "0001_create_users_table"
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from {{ cookiecutter.package_name }}.db.runner import rollback_migrations, run_migrations
-from {{ cookiecutter.package_name }}.db.session import Session
+from {{ cookiecutter.package_name }}.database.session import Session
 {%- if cookiecutter.database == "postgresql+sqlite" %}
-from {{ cookiecutter.package_name }}.db.target import Dialect
+from {{ cookiecutter.package_name }}.database.target import Dialect
 {%- endif %}
+from {{ cookiecutter.package_name }}.migrator.runner import rollback_migrations, run_migrations
 from schema_snapshot import Snapshot, snapshot
 
 USERS_COLUMNS = [

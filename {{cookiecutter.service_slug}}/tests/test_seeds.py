@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from {{ cookiecutter.package_name }}.db.runner import run_migrations
-from {{ cookiecutter.package_name }}.db.seeds import SeedError, run_seeds
-from {{ cookiecutter.package_name }}.db.session import Session
+from {{ cookiecutter.package_name }}.database.session import Session
+from {{ cookiecutter.package_name }}.migrator.runner import run_migrations
+from {{ cookiecutter.package_name }}.seed_runner import SeedError, run_seeds
 from {{ cookiecutter.package_name }}.users import UserRepository
 
 

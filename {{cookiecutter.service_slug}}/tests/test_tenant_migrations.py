@@ -17,15 +17,18 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from {{ cookiecutter.package_name }}.db import tenant_runner
-from {{ cookiecutter.package_name }}.db.lock_retry import LockRetryPolicy
-from {{ cookiecutter.package_name }}.db.postgresql import PostgresSession, open_postgres_session
-from {{ cookiecutter.package_name }}.db.runner import run_migrations
-from {{ cookiecutter.package_name }}.db.session import session_scope
-from {{ cookiecutter.package_name }}.db.sources import MigrationSource
-from {{ cookiecutter.package_name }}.db.target import PostgresTarget
-from {{ cookiecutter.package_name }}.db.tenant_registry import RegistryCollisionError
-from {{ cookiecutter.package_name }}.db.tenant_runner import (
+from {{ cookiecutter.package_name }}.database.lock_retry import LockRetryPolicy
+from {{ cookiecutter.package_name }}.database.postgresql import PostgresSession, open_postgres_session
+from {{ cookiecutter.package_name }}.database.session import session_scope
+from {{ cookiecutter.package_name }}.database.target import PostgresTarget
+from {{ cookiecutter.package_name }}.errors import MigrationError
+from {{ cookiecutter.package_name }}.logging_setup import TenantContextFilter
+from {{ cookiecutter.package_name }}.migrator.runner import run_migrations
+from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
+from {{ cookiecutter.package_name }}.tenants import runner as tenant_runner
+from {{ cookiecutter.package_name }}.tenants.pending import summarize, tenants_with_pending
+from {{ cookiecutter.package_name }}.tenants.registry import RegistryCollisionError
+from {{ cookiecutter.package_name }}.tenants.runner import (
     accept_change_in_all_tenants,
     create_tenant,
     get_tenant_migration_status,
@@ -33,14 +36,11 @@ from {{ cookiecutter.package_name }}.db.tenant_runner import (
     run_all_tenant_migrations,
     run_tenant_migrations,
 )
-from {{ cookiecutter.package_name }}.db.tenant_status import summarize, tenants_with_pending
-from {{ cookiecutter.package_name }}.db.tenants import (
+from {{ cookiecutter.package_name }}.tenants.schemas import (
     InvalidTenantIdError,
     TenantExistsError,
     UnknownTenantError,
 )
-from {{ cookiecutter.package_name }}.errors import MigrationError
-from {{ cookiecutter.package_name }}.logging_setup import TenantContextFilter
 from conftest import cli, subprocess_env, target_url
 
 FIRST = "0001_create_users_table"
@@ -315,9 +315,9 @@ MIGRATE_ONE = """
 import sys
 from pathlib import Path
 from {{ cookiecutter.package_name }}.config import load_settings
-from {{ cookiecutter.package_name }}.db.session import session_scope
-from {{ cookiecutter.package_name }}.db.sources import MigrationSource
-from {{ cookiecutter.package_name }}.db.tenant_runner import run_tenant_migrations
+from {{ cookiecutter.package_name }}.database.session import session_scope
+from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
+from {{ cookiecutter.package_name }}.tenants.runner import run_tenant_migrations
 
 with session_scope(load_settings(env_file=None).database) as session:
     result = run_tenant_migrations(session, sys.argv[1], MigrationSource(Path(sys.argv[2])), lock_timeout=60)
@@ -509,9 +509,9 @@ TENANT_RUNNER = """
 import sys
 from pathlib import Path
 from {{ cookiecutter.package_name }}.config import load_settings
-from {{ cookiecutter.package_name }}.db.session import session_scope
-from {{ cookiecutter.package_name }}.db.sources import MigrationSource
-from {{ cookiecutter.package_name }}.db.tenant_runner import run_tenant_migrations
+from {{ cookiecutter.package_name }}.database.session import session_scope
+from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
+from {{ cookiecutter.package_name }}.tenants.runner import run_tenant_migrations
 
 with session_scope(load_settings(env_file=None).database) as session:
     result = run_tenant_migrations(session, sys.argv[1], MigrationSource(Path(sys.argv[2])), lock_timeout=120)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.db.postgresql import PostgresSession
-from {{ cookiecutter.package_name }}.db.session import session_scope
-from {{ cookiecutter.package_name }}.db.tenants import (
+from {{ cookiecutter.package_name }}.database.postgresql import PostgresSession
+from {{ cookiecutter.package_name }}.database.session import session_scope
+from {{ cookiecutter.package_name }}.tenants.schemas import (
     InvalidTenantIdError,
     tenant_schema,
     tenant_schema_identifier,

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from {{ cookiecutter.package_name }}.db.runner import run_migrations
-from {{ cookiecutter.package_name }}.db.session import Session
+from {{ cookiecutter.package_name }}.database.session import Session
 from {{ cookiecutter.package_name }}.errors import DuplicateEmailError
+from {{ cookiecutter.package_name }}.migrator.runner import run_migrations
 from {{ cookiecutter.package_name }}.users import InvalidUserError, User, UserRepository
 
 PASSWORD = "correct horse battery staple"

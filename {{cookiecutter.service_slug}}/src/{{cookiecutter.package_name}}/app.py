@@ -13,9 +13,9 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from .config import Settings
-from .db.runner import pending_migrations
-from .db.session import SessionPool, open_session_pool
+from .database.session import SessionPool, open_session_pool
 from .errors import ServiceError
+from .migrator.runner import pending_migrations
 
 
 def create_app(settings: Settings, pool: SessionPool | None = None) -> FastAPI:

@@ -17,8 +17,8 @@ from typing import Final, Literal, TypeVar
 
 from dotenv import dotenv_values
 
-from .db.lock_retry import DEFAULT_MAX_TIMEOUT, DEFAULT_WINDOW, LockRetryPolicy
-from .db.target import (
+from .database.lock_retry import DEFAULT_MAX_TIMEOUT, DEFAULT_WINDOW, LockRetryPolicy
+from .database.target import (
     DatabaseTarget,
     PostgresTarget,
 {%- if cookiecutter.database != "postgresql" %}

@@ -11,15 +11,17 @@ import logging
 
 from .config import Settings
 {%- if cookiecutter.database != "sqlite" %}
-from .db.postgresql import PostgresSession, check_pool_fits
+from .database.postgresql import PostgresSession, check_pool_fits
 {%- endif %}
-from .db.runner import pending_migrations, run_migrations
-from .db.session import session_scope
+from .database.session import session_scope
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
-from .db.target import PostgresTarget
-from .db.tenant_runner import run_all_tenant_migrations
+from .database.target import PostgresTarget
 {%- endif %}
 from .errors import ConfigError{% if cookiecutter.tenancy == "schema-per-tenant" %}, MigrationError{% endif %}
+from .migrator.runner import pending_migrations, run_migrations
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+from .tenants.runner import run_all_tenant_migrations
+{%- endif %}
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from .db.session import Row, Session, UniqueViolation, as_datetime
+from .database.session import Row, Session, UniqueViolation, as_datetime
 from .errors import DuplicateEmailError, ServiceError
 from .passwords import hash_password, verify_password
 

@@ -5,7 +5,7 @@ Running it again changes nothing: the user is looked up by email first.
 
 from __future__ import annotations
 
-from ..db.session import Session
+from ..database.session import Session
 from ..users import UserRepository
 
 DEMO_EMAIL = "demo@example.com"

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from ..database.session import Session
 from ..errors import first_line
-from .session import Session
 
 # Invalid indexes of the current schema. An index some other session is still
 # building concurrently is invalid until it is done: it is not a leftover.

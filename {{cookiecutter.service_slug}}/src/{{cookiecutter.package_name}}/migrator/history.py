@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from .session import MissingTable, Session, as_datetime
+from ..database.session import MissingTable, Session, as_datetime
 
 TABLE: Final = "schema_migrations"
 

@@ -14,9 +14,9 @@ from typing import Final
 
 from psycopg import sql
 
+from ..database.postgresql import PostgresSession
+from ..database.session import Session, SessionPool
 from ..errors import ConfigError, ServiceError
-from .postgresql import PostgresSession
-from .session import Session, SessionPool
 
 # Lowercase letters, digits and underscores, starting with a letter: the schema
 # name `tenant_<id>` then needs no quoting to read, and stays within

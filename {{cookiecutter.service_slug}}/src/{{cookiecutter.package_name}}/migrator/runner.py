@@ -15,17 +15,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from ..errors import MigrationError
-from . import history, invalid_indexes
-from .drift import Drift, DriftError, DriftPolicy, drift_between, drift_message
-from .lock_retry import (
+from ..database.lock_retry import (
     LockRetriesExhaustedError,
     LockRetryPolicy,
     reset_lock_timeout,
@@ -33,12 +29,12 @@ from .lock_retry import (
     set_lock_timeout,
     with_lock_retries,
 )
-from .session import Session
+from ..database.session import Session
+from ..errors import MigrationError
+from . import history, invalid_indexes
+from .drift import Drift, DriftError, DriftPolicy, drift_between, drift_message
 from .sources import MigrationSource, shown_path
-
-if TYPE_CHECKING:
-    from yoyo.backends.base import DatabaseBackend
-    from yoyo.migrations import Migration
+from .yoyo_adapter import LoadedMigration, MigrationBackend, backend_for
 
 DEFAULT_LOCK_TIMEOUT = 300.0
 DEFAULT_LOCK_RETRY = LockRetryPolicy()
@@ -152,7 +148,7 @@ def apply_pending(
         # does not parse stops the batch before it changes anything.
         for name in pending:
             source.load(name)
-        backend = session.migration_backend()
+        backend = backend_for(session)
         # A first run creates the bookkeeping table in the first migration's
         # own transaction: one commit fewer per fresh schema.
         create_history = not state.table_exists
@@ -183,7 +179,7 @@ def rollback_migrations(
             batch = applied[-1].batch
             names = sorted((m.name for m in applied if m.batch == batch), reverse=True)
             _check_rollback_files(source, names)
-            backend = session.migration_backend()
+            backend = backend_for(session)
             steps = [_Step(session, backend, source, name, batch, lock_retry) for name in names]
             _roll_back_batch(steps)
             rolled_back.extend(names)
@@ -198,7 +194,7 @@ class _Step:
     """One migration to apply or roll back, and where."""
 
     session: Session
-    backend: DatabaseBackend
+    backend: MigrationBackend
     source: MigrationSource
     name: str
     batch: int
@@ -226,12 +222,12 @@ def _apply(step: _Step, log_level: int, *, create_history: bool) -> None:
     migration = step.source.load(name)
     # Inside a caller's transaction (a tenant being created) a failed step must
     # roll back to its savepoint, so that the lock can still be released.
-    in_callers_transaction = bool(backend._in_transaction)
-    backend.savepoints = in_callers_transaction or _ignores_errors(migration.steps)
+    in_callers_transaction = backend.in_transaction
+    backend.use_savepoints(in_callers_transaction or migration.ignores_errors)
     checksum = step.source.checksum(name)
     # yoyo's own flag: set when the caller already opened a transaction (a
     # tenant being created), where yoyo nests each migration in a savepoint.
-    if not migration.use_transactions and in_callers_transaction:
+    if not migration.transactional and in_callers_transaction:
         raise MigrationError(
             f"migration {shown_path(path)} is marked `transactional: false`, so it cannot run "
             "inside the single transaction that creates a tenant; create the tenant before "
@@ -242,11 +238,11 @@ def _apply(step: _Step, log_level: int, *, create_history: bool) -> None:
         with _transaction(step, timeout):
             if create_history:
                 history.ensure_table(session)
-            migration.process_steps(backend, "apply")
+            migration.apply(backend)
             history.record(session, name, checksum=checksum, batch=batch, duration_ms=ms_since(started))
 
     try:
-        if not migration.use_transactions:
+        if not migration.transactional:
             _apply_without_transaction(
                 step, migration, path, checksum, started, create_history=create_history
             )
@@ -256,7 +252,7 @@ def _apply(step: _Step, log_level: int, *, create_history: bool) -> None:
             attempt(step.policy().max_timeout)
         else:
             step.retrying(attempt)
-    except backend.DatabaseError as error:
+    except backend.error as error:
         raise MigrationError(
             f"migration {shown_path(path)} failed and was not applied: {session.explain(error)}"
         ) from error
@@ -275,22 +271,24 @@ def _transaction(step: _Step, lock_timeout: float) -> Iterator[None]:
     """The migration's transaction (a savepoint inside a caller's), under
     `lock_timeout` on PostgreSQL: sent with the BEGIN, or SET LOCAL after it."""
     session, backend = step.session, step.backend
-    if session.dialect != "postgresql" or backend._in_transaction:
+    if session.dialect != "postgresql" or backend.in_transaction:
         with backend.transaction():
             set_lock_timeout(session, lock_timeout, local=True)
             yield
         return
-    backend.begin_lock_timeout = lock_timeout
-    try:
-        with backend.transaction():
-            backend.begin_lock_timeout = None
-            yield
-    finally:
-        backend.begin_lock_timeout = None
+    with backend.begin_with_lock_timeout(lock_timeout), backend.transaction():
+        backend.lock_timeout_sent()
+        yield
 
 
 def _apply_without_transaction(
-    step: _Step, migration: Migration, path: Path, checksum: str, started: float, *, create_history: bool
+    step: _Step,
+    migration: LoadedMigration,
+    path: Path,
+    checksum: str,
+    started: float,
+    *,
+    create_history: bool,
 ) -> None:
     """`-- transactional: false` (e.g. CREATE INDEX CONCURRENTLY): each statement
     commits on its own, so each one is retried on its own, and the record is
@@ -306,8 +304,8 @@ def _apply_without_transaction(
         history.ensure_table(session)
     try:
         with _each_statement_retried(step):
-            migration.process_steps(backend, "apply")
-    except backend.DatabaseError as error:
+            migration.apply(backend)
+    except backend.error as error:
         raise MigrationError(
             f"migration {shown_path(path)} failed and was not applied: "
             f"{session.explain(error)}{_cleaned_up(session)}"
@@ -355,14 +353,13 @@ def _each_statement_retried(step: _Step) -> Iterator[None]:
             )
         except LockRetriesExhaustedError as exhausted:
             # A driver error, so that yoyo undoes the statements that committed.
-            raise backend.DatabaseError(str(exhausted)) from None
+            raise backend.error(str(exhausted)) from None
         return result[0]
 
-    backend.statement_runner = run_statement
     try:
-        yield
+        with backend.statements_through(run_statement):
+            yield
     finally:
-        backend.statement_runner = None
         reset_lock_timeout(session)
 
 
@@ -395,7 +392,7 @@ def _roll_back_batch(steps: list[_Step]) -> None:
     so such a batch is undone one migration at a time, and the error says which
     were undone before the one that failed."""
     migrations = [step.source.load(step.name) for step in steps]
-    if len(steps) > 1 and all(migration.use_transactions for migration in migrations):
+    if len(steps) > 1 and all(migration.transactional for migration in migrations):
         _roll_back_together(steps, migrations)
         return
     done: list[str] = []
@@ -413,14 +410,14 @@ def _roll_back_batch(steps: list[_Step]) -> None:
         done.append(step.name)
 
 
-def _roll_back_together(steps: list[_Step], migrations: list[Migration]) -> None:
+def _roll_back_together(steps: list[_Step], migrations: list[LoadedMigration]) -> None:
     """Every migration of the batch and its record, in one transaction."""
     first = steps[0]
     session, backend, batch = first.session, first.backend, first.batch
     names = [step.name for step in steps]
     log.info("Rolling back batch %d in one transaction: %s", batch, ", ".join(names), extra={"batch": batch})
     started = time.perf_counter()
-    backend.savepoints = any(_ignores_errors(migration.steps) for migration in migrations)
+    backend.use_savepoints(any(migration.ignores_errors for migration in migrations))
     current = first
 
     def attempt(timeout: float) -> None:
@@ -428,7 +425,7 @@ def _roll_back_together(steps: list[_Step], migrations: list[Migration]) -> None
         with _transaction(first, timeout):
             for step, migration in zip(steps, migrations, strict=True):
                 current = step
-                migration.process_steps(backend, "rollback")
+                migration.rollback(backend)
                 history.forget(session, step.name)
 
     # The longest `-- lock_timeout:` of the batch's files bounds every attempt.
@@ -443,7 +440,7 @@ def _roll_back_together(steps: list[_Step], migrations: list[Migration]) -> None
             context={"batch": batch},
             outcome="nothing was rolled back",
         )
-    except backend.DatabaseError as error:
+    except backend.error as error:
         raise MigrationError(
             f"rollback of {shown_path(current.source.path(current.name))} failed, so batch {batch} was "
             f"left as it was (nothing rolled back): {session.explain(error)}"
@@ -464,22 +461,22 @@ def _roll_back(step: _Step) -> None:
     log.info("Rolling back migration %s (batch %d)", name, batch, extra=step.context)
     started = time.perf_counter()
     migration = step.source.load(name)
-    backend.savepoints = _ignores_errors(migration.steps)
+    backend.use_savepoints(migration.ignores_errors)
 
     def attempt(timeout: float) -> None:
         with _transaction(step, timeout):
-            migration.process_steps(backend, "rollback")
+            migration.rollback(backend)
             history.forget(session, name)
 
     try:
-        if migration.use_transactions:
+        if migration.transactional:
             step.retrying(attempt)
         else:
             with _each_statement_retried(step):
-                migration.process_steps(backend, "rollback")
+                migration.rollback(backend)
             with session.transaction():
                 history.forget(session, name)
-    except backend.DatabaseError as error:
+    except backend.error as error:
         raise MigrationError(
             f"rollback of {shown_path(path)} failed and changed nothing: {session.explain(error)}"
         ) from error
@@ -490,18 +487,6 @@ def _roll_back(step: _Step) -> None:
         duration_ms,
         extra={"migration": name, "batch": batch, "duration_ms": duration_ms},
     )
-
-
-def _ignores_errors(steps: Iterable[Any]) -> bool:
-    """Whether any step carries yoyo's `ignore_errors`: only such a step needs
-    the savepoint yoyo puts around every step (see the PostgreSQL backend)."""
-    for step in steps:
-        if getattr(step, "ignore_errors", None) is not None:
-            return True
-        group = getattr(getattr(step, "step", None), "steps", None)
-        if group is not None and _ignores_errors(group):
-            return True
-    return False
 
 
 def _check_rollback_files(source: MigrationSource, names: list[str]) -> None:

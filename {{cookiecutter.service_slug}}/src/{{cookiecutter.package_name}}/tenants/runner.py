@@ -29,13 +29,15 @@ from typing import Final, Literal
 import psycopg
 from psycopg import sql
 
+from ..database.lock_retry import LockRetryPolicy
+from ..database.postgresql import PostgresSession, open_postgres_session
+from ..database.session import Session
+from ..database.target import PostgresTarget
 from ..errors import ConfigError, ServiceError, first_line
 from ..log_context import current_tenant, tenant_context
-from . import history, tenant_registry
-from .drift import DriftPolicy, accept_change
-from .lock_retry import LockRetryPolicy
-from .postgresql import PostgresSession, open_postgres_session
-from .runner import (
+from ..migrator import history
+from ..migrator.drift import DriftPolicy, accept_change
+from ..migrator.runner import (
     DEFAULT_LOCK_RETRY,
     DEFAULT_LOCK_TIMEOUT,
     MigrationStatus,
@@ -46,12 +48,11 @@ from .runner import (
     rollback_migrations,
     run_migrations,
 )
-from .session import Session
-from .sources import MigrationSource
-from .target import PostgresTarget
-from .tenant_registry import Outcome
-from .tenant_status import tenants_with_pending
-from .tenants import (
+from ..migrator.sources import MigrationSource
+from . import registry
+from .pending import tenants_with_pending
+from .registry import Outcome
+from .schemas import (
     TenantExistsError,
     UnknownTenantError,
     enter_tenant_schema,
@@ -119,13 +120,13 @@ def create_tenant(
     transaction: on any failure neither the schema nor the registry row remains."""
     shared = postgres_only(session)
     validate_tenant_id(tenant_id)
-    tenant_registry.ensure_registry(shared)
+    registry.ensure_registry(shared)
     started = time.perf_counter()
     with shared.transaction():
         shared_path = shared.execute("SELECT current_setting('search_path')")[0][0]
         # The registry row goes in first: a second creator of the same id waits
         # on it, then fails with "already exists" instead of racing.
-        tenant_registry.register(shared, tenant_id)
+        registry.register(shared, tenant_id)
         _create_schema(shared, tenant_id)
         enter_tenant_schema(shared, tenant_id, local=True)
         # Created up front so that the runner's first look finds it: inside
@@ -134,7 +135,7 @@ def create_tenant(
         result = run_migrations(shared, _source(source), lock_timeout=lock_timeout, lock_retry=lock_retry)
         created = TenantResult(tenant_id, "applied", tuple(result.applied), None, ms_since(started))
         shared.execute("SELECT set_config('search_path', %s, true)", (shared_path,))
-        tenant_registry.record_outcomes(shared, [_outcome(created)])
+        registry.record_outcomes(shared, [_outcome(created)])
     log.info(
         "Created tenant %s (schema %s) in %d ms", tenant_id, tenant_schema(tenant_id), created.duration_ms
     )
@@ -154,7 +155,7 @@ def run_tenant_migrations(
     shared = _registered(session, tenant_id)
     with tenant_context(tenant_id), tenant_search_path(shared, tenant_id):
         result = _migrate_in_schema(shared, tenant_id, _source(source), lock_timeout, lock_retry, on_drift)
-    tenant_registry.record_outcomes(shared, [_outcome(result)])
+    registry.record_outcomes(shared, [_outcome(result)])
     return result
 
 
@@ -200,8 +201,8 @@ def accept_change_in_all_tenants(
     source = _source(source)
     accepted: list[str] = []
     with _shared_session(target) as shared, _shared_session(target) as tenant:
-        tenant_registry.ensure_registry(shared)
-        for page in tenant_registry.pages(shared):
+        registry.ensure_registry(shared)
+        for page in registry.pages(shared):
             for tenant_id in page:
                 enter_tenant_schema(tenant, tenant_id)
                 if name in history.snapshot(tenant).checksums and accept_change(tenant, name, source):
@@ -248,11 +249,11 @@ def run_all_tenant_migrations(
         )
 
     with _shared_session(target) as shared, _Workers(target, concurrency, migrate) as workers:
-        tenant_registry.ensure_registry(shared)
+        registry.ensure_registry(shared)
         if on_start is not None:
-            on_start(tenant_registry.count(shared))
+            on_start(registry.count(shared))
         in_flight: set[Future[TenantResult]] = set()
-        for page in tenant_registry.pages(shared):
+        for page in registry.pages(shared):
             pending = tenants_with_pending(shared, page, migration_ids)
             for tenant_id in page:
                 if tenant_id in pending:
@@ -280,7 +281,7 @@ def _collect(
         for future in done:
             attempted.append(future.result())
             finished(attempted[-1])
-    tenant_registry.record_outcomes(shared, [_outcome(result) for result in attempted])
+    registry.record_outcomes(shared, [_outcome(result) for result in attempted])
     return in_flight
 
 
@@ -377,8 +378,8 @@ def _create_schema(session: PostgresSession, tenant_id: str) -> None:
 def _registered(session: Session, tenant_id: str) -> PostgresSession:
     shared = postgres_only(session)
     validate_tenant_id(tenant_id)
-    tenant_registry.ensure_registry(shared, create=False)
-    if not tenant_registry.is_registered(shared, tenant_id):
+    registry.ensure_registry(shared, create=False)
+    if not registry.is_registered(shared, tenant_id):
         raise UnknownTenantError(
             f"tenant {tenant_id!r} is not registered (create it with: make tenant-create TENANT={tenant_id})"
         )

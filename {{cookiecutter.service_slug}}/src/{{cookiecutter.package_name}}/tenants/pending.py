@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 from psycopg import sql
 
-from . import tenant_registry
-from .history import TABLE as HISTORY_TABLE
-from .postgresql import PostgresSession
-from .tenant_registry import FailedTenant
-from .tenants import tenant_schema, tenant_schema_identifier
+from ..database.postgresql import PostgresSession
+from ..migrator.history import TABLE as HISTORY_TABLE
+from . import registry
+from .registry import FailedTenant
+from .schemas import tenant_schema, tenant_schema_identifier
 
 
 def tenants_with_pending(
@@ -64,11 +64,11 @@ class TenantsSummary:
 
 def summarize(session: PostgresSession, migration_ids: Sequence[str]) -> TenantsSummary:
     """How many tenants are up to date, which have pending migrations, which failed last."""
-    tenant_registry.ensure_registry(session)
+    registry.ensure_registry(session)
     total = 0
     pending: list[str] = []
-    for page in tenant_registry.pages(session):
+    for page in registry.pages(session):
         total += len(page)
         behind = tenants_with_pending(session, page, migration_ids)
         pending.extend(t for t in page if t in behind)
-    return TenantsSummary(total=total, pending=pending, failed=tenant_registry.last_failures(session))
+    return TenantsSummary(total=total, pending=pending, failed=registry.last_failures(session))

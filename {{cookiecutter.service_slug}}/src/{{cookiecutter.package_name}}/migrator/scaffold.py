@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 from typing import Final
 
+from ..database.target import SUPPORTED_DIALECTS, Dialect
 from ..errors import ServiceError
 from .sources import LEADING_NUMBER, MIGRATION_SUFFIXES, ROLLBACK_SUFFIX, MigrationSource
-from .target import SUPPORTED_DIALECTS, Dialect
 
 NAME_PATTERN: Final = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -35,7 +35,7 @@ SEED_TEMPLATE: Final = '''\
 
 from __future__ import annotations
 
-from ..db.session import Session
+from ..database.session import Session
 
 
 def run(session: Session) -> None:

@@ -7,26 +7,16 @@ only, so they run unchanged on PostgreSQL and SQLite. SQL is written with
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from ..errors import ConfigError
-from .target import (
-    DatabaseTarget,
-    Dialect,
-{%- if cookiecutter.database != "sqlite" %}
-    PostgresTarget,
-{%- endif %}
-{%- if cookiecutter.database != "postgresql" %}
-    SqliteTarget,
-{%- endif %}
-)
+from .target import DatabaseTarget, Dialect
 
 if TYPE_CHECKING:
-    from yoyo.backends.base import DatabaseBackend
-
     from .lock_retry import LockWaitWatch
 
 Row = tuple[Any, ...]
@@ -58,8 +48,9 @@ class Session(Protocol):
         """Hold the lock that serializes migrations; it dies with this process."""
         ...
 
-    def migration_backend(self) -> DatabaseBackend:
-        """A yoyo backend running on this same connection (for atomic bookkeeping)."""
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open on this session's connection."""
         ...
 
     def watch_lock_waits(self, timeout: float) -> AbstractContextManager[LockWaitWatch]:
@@ -76,19 +67,7 @@ class Session(Protocol):
 
 def open_session(target: DatabaseTarget, *, wait: float = 0.0) -> Session:
     """Connect to `target`, retrying for up to `wait` seconds while it is not up."""
-{%- if cookiecutter.database != "postgresql" %}
-    if isinstance(target, SqliteTarget):
-        from .sqlite import open_sqlite_session
-
-        return open_sqlite_session(target)
-{%- endif %}
-{%- if cookiecutter.database != "sqlite" %}
-    if isinstance(target, PostgresTarget):
-        from .postgresql import open_postgres_session
-
-        return open_postgres_session(target, wait=wait)
-{%- endif %}
-    raise ConfigError(f"this service was not generated for {target.dialect} ({target.describe()})")
+    return _dialect_of(target).session_for(target, wait=wait)
 
 
 class SessionPool(Protocol):
@@ -107,19 +86,30 @@ class SessionPool(Protocol):
 
 def open_session_pool(target: DatabaseTarget, *, min_size: int, max_size: int) -> SessionPool:
     """A pool for PostgreSQL; for SQLite, a fresh connection per session (it is cheap)."""
-{%- if cookiecutter.database != "postgresql" %}
-    if isinstance(target, SqliteTarget):
-        from .sqlite import SqliteSessionPool
+    return _dialect_of(target).pool_for(target, min_size=min_size, max_size=max_size)
 
-        return SqliteSessionPool(target)
-{%- endif %}
-{%- if cookiecutter.database != "sqlite" %}
-    if isinstance(target, PostgresTarget):
-        from .postgresql import PostgresSessionPool
 
-        return PostgresSessionPool(target, min_size=min_size, max_size=max_size)
-{%- endif %}
-    raise ConfigError(f"this service was not generated for {target.dialect} ({target.describe()})")
+class DialectModule(Protocol):
+    """What each dialect's module (postgresql.py, sqlite.py) offers."""
+
+    def session_for(self, target: Any, *, wait: float) -> Session: ...
+
+    def pool_for(self, target: Any, *, min_size: int, max_size: int) -> SessionPool: ...
+
+
+def _dialect_of(target: DatabaseTarget) -> DialectModule:
+    """The target's dialect module, found by name. This module imports none of
+    them, so that each can import this one without a cycle, and a generated
+    project keeps only the modules of its own dialects."""
+    name = f"{__package__}.{target.dialect}"
+    try:
+        return cast(DialectModule, importlib.import_module(name))
+    except ModuleNotFoundError as error:
+        if error.name != name:
+            raise
+        raise ConfigError(
+            f"this service was not generated for {target.dialect} ({target.describe()})"
+        ) from None
 
 
 @contextmanager

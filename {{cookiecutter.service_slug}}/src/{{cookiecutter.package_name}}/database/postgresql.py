@@ -7,10 +7,9 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext, suppress
-from functools import cache
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import Any, Literal, Self
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -25,11 +24,7 @@ from .lock_retry import LockWaitWatch
 from .session import MissingTable, Row, UniqueViolation
 from .target import PostgresTarget
 
-if TYPE_CHECKING:
-    from yoyo.backends.base import DatabaseBackend
-
 Connection = psycopg.Connection[Row]
-StatementRunner = Callable[[str, Callable[[], object]], object]
 
 # SQLSTATEs worth waiting out at startup: the server is still starting or
 # shutting down. Anything else the server answers (a wrong password, a missing
@@ -71,7 +66,6 @@ class PostgresSession:
 
     def __init__(self, connection: Connection, conninfo: str | None = None) -> None:
         self._connection = connection
-        self._backend: Any = None
         self._conninfo = conninfo
         self._watcher: BlockerWatcher | None = None
 
@@ -145,14 +139,6 @@ class PostgresSession:
             self._watcher = BlockerWatcher(self._conninfo, self._connection.info.backend_pid)
         return self._watcher.watch(timeout)
 
-    def migration_backend(self) -> DatabaseBackend:
-        if self._backend is None:
-            self._backend = _adopting_backend_class()(self._connection)
-        # Inside a transaction the caller opened (creating a tenant), yoyo must
-        # use savepoints so that everything commits or rolls back together.
-        self._backend._in_transaction = self.in_transaction
-        return self._backend
-
     @property
     def in_transaction(self) -> bool:
         return self._connection.info.transaction_status != TransactionStatus.IDLE
@@ -164,84 +150,6 @@ class PostgresSession:
         if self._watcher is not None:
             self._watcher.close()
         self._connection.close()
-
-
-@cache
-def _adopting_backend_class() -> type[Any]:
-    """yoyo's psycopg backend, running on a connection we already hold.
-
-    yoyo opens a connection of its own per backend and probes the server each
-    time; reusing ours keeps a migration and its bookkeeping row in one
-    transaction. The class is built once, with the driver module set on it:
-    yoyo otherwise appends the driver's error class to a module-level list for
-    every backend it creates, which grows with the tenant count.
-    """
-    from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
-    from yoyo.connections import parse_uri
-
-    uri = parse_uri("postgresql+psycopg://")
-
-    class AdoptedConnectionBackend(PostgresqlPsycopgBackend):  # type: ignore[misc]
-        _driver = psycopg
-        # yoyo wraps each step, and each migration, in a savepoint of its own:
-        # two round trips per statement. They matter only to a step that
-        # ignores its errors; otherwise any error rolls back the migration's
-        # whole transaction anyway. The runner turns them on when needed.
-        savepoints = True
-        # Runs each statement of a migration (statement, execute-it); None: as is.
-        statement_runner: StatementRunner | None = None
-        # The lock_timeout of the transaction yoyo opens next, sent with its
-        # BEGIN: one round trip fewer per migration (runner._transaction).
-        begin_lock_timeout: float | None = None
-
-        def __init__(self, connection: Connection) -> None:
-            self._adopted = connection
-            super().__init__(uri, "_yoyo_migration")
-
-        def connect(self, dburi: Any) -> Connection:
-            return self._adopted
-
-        def begin(self) -> None:
-            if self.begin_lock_timeout is None:
-                super().begin()
-                return
-            self._in_transaction = True
-            self.execute(f"BEGIN; SET LOCAL lock_timeout = '{round(self.begin_lock_timeout * 1000)}ms'")
-
-        def cursor(self) -> Any:
-            # A migration that runs outside a transaction retries each
-            # statement on its own (see runner._apply_without_transaction).
-            cursor = super().cursor()
-            runner = self.statement_runner
-            return cursor if runner is None else _RunnerCursor(cursor, runner)
-
-        def savepoint(self, id: str) -> None:
-            if self.savepoints:
-                super().savepoint(id)
-
-        def savepoint_release(self, id: str) -> None:
-            if self.savepoints:
-                super().savepoint_release(id)
-
-        def savepoint_rollback(self, id: str) -> None:
-            if self.savepoints:
-                super().savepoint_rollback(id)
-
-    return AdoptedConnectionBackend
-
-
-class _RunnerCursor:
-    """A driver cursor whose `execute` goes through a statement runner."""
-
-    def __init__(self, cursor: Any, runner: StatementRunner) -> None:
-        self._cursor = cursor
-        self._runner = runner
-
-    def execute(self, statement: Any, params: Any = None) -> Any:
-        return self._runner(str(statement), lambda: self._cursor.execute(statement, params))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._cursor, name)
 
 
 def connect(target: PostgresTarget, *, wait: float = 0.0) -> Connection:
@@ -280,6 +188,14 @@ def _connect(target: PostgresTarget, *, wait: float) -> tuple[Connection, str]:
 
 def open_postgres_session(target: PostgresTarget, *, wait: float = 0.0) -> PostgresSession:
     return PostgresSession(*_connect(target, wait=wait))
+
+
+def session_for(target: PostgresTarget, *, wait: float) -> PostgresSession:
+    return open_postgres_session(target, wait=wait)
+
+
+def pool_for(target: PostgresTarget, *, min_size: int, max_size: int) -> PostgresSessionPool:
+    return PostgresSessionPool(target, min_size=min_size, max_size=max_size)
 
 
 class PostgresSessionPool:

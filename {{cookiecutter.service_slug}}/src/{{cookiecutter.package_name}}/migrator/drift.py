@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from ..database.session import Session
 from ..errors import MigrationError
 from . import history
-from .session import Session
 from .sources import MigrationSource
 
 # "ignore": the caller has checked already (the CLI reports drift itself).

@@ -13,8 +13,8 @@ from importlib import resources
 from pathlib import Path
 from typing import cast
 
-from ..errors import ServiceError, code_error
-from .session import Session
+from .database.session import Session
+from .errors import ServiceError, code_error
 
 PACKAGE = __name__.split(".", 1)[0]
 

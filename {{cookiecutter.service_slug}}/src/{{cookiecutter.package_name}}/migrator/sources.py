@@ -14,14 +14,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from ..database.lock_retry import header_lock_timeout
+from ..database.target import Dialect
 from ..errors import MigrationError, code_error
-from .lock_retry import header_lock_timeout
-from .target import Dialect
-
-if TYPE_CHECKING:
-    from yoyo.migrations import Migration
+from .yoyo_adapter import LoadedMigration, load_error_cause, load_migration
 
 PACKAGE = __name__.split(".", 1)[0]
 MIGRATION_SUFFIXES = (".sql", ".py")
@@ -117,8 +114,8 @@ class MigrationSource:
             return None
         return _header_lock_timeout(str(path), _stamp(path))
 
-    def load(self, migration_id: str) -> Migration:
-        """The parsed yoyo migration; parsed once per content, however many schemas run it.
+    def load(self, migration_id: str) -> LoadedMigration:
+        """The parsed migration; parsed once per content, however many schemas run it.
 
         A file that does not parse (a Python migration that does not import)
         is reported by its path, in one line."""
@@ -128,10 +125,7 @@ class MigrationSource:
                 migration_id, str(path), str(self.directory), self.checksum(migration_id)
             )
         except Exception as error:  # noqa: BLE001 - a Python migration's own code may raise anything
-            # yoyo wraps an import error as BadMigration(path, error): report the error itself.
-            cause = (
-                error.args[1] if len(error.args) == 2 and isinstance(error.args[1], BaseException) else error
-            )
+            cause = load_error_cause(error)
             raise MigrationError(
                 f"migration {shown_path(path)} could not be read ({code_error(cause)})"
             ) from None
@@ -163,15 +157,11 @@ def _header_lock_timeout(path: str, _: tuple[int, int]) -> float | None:
 
 
 @lru_cache(maxsize=512)
-def _parsed_migration(migration_id: str, path: str, directory: str, checksum: str) -> Migration:
-    """Parse a migration file (sqlparse runs here). The checksum is part of the
-    cache key, so an edited file is parsed again; the parsed steps hold no
-    per-connection state, so migrating many tenants shares them."""
-    from yoyo.migrations import Migration
-
-    migration = Migration(migration_id, path, directory)
-    migration.load()
-    return migration
+def _parsed_migration(migration_id: str, path: str, directory: str, checksum: str) -> LoadedMigration:
+    """Parse a migration file. The checksum is part of the cache key, so an
+    edited file is parsed again; the parsed steps hold no per-connection
+    state, so migrating many tenants shares them."""
+    return load_migration(migration_id, path, directory)
 
 
 def shown_path(path: Path) -> str:

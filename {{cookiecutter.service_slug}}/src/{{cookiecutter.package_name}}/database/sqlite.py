@@ -11,15 +11,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 from ..errors import DatabaseUnavailableError, MigrationError, MigrationLockTimeoutError, first_line
 from .lock_retry import LockWaitWatch
 from .session import MissingTable, Row, UniqueViolation
 from .target import SqliteTarget
-
-if TYPE_CHECKING:
-    from yoyo.backends.base import DatabaseBackend
 
 BUSY_TIMEOUT_SECONDS = 5.0
 LOCK_POLL_SECONDS = 0.05
@@ -109,20 +106,13 @@ class SqliteSession:
             finally:
                 fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
 
-    def migration_backend(self) -> DatabaseBackend:
-        from yoyo.backends.core.sqlite3 import SQLiteBackend
-        from yoyo.connections import parse_uri
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self._connection
 
-        connection = self._connection
-
-        class AdoptedConnectionBackend(SQLiteBackend):  # type: ignore[misc]
-            # Reuse this session's connection so that a migration and its
-            # bookkeeping row commit in one transaction.
-            def connect(self, dburi: Any) -> sqlite3.Connection:
-                return connection
-
-        backend: DatabaseBackend = AdoptedConnectionBackend(parse_uri("sqlite:///"), "_yoyo_migration")
-        return backend
+    @property
+    def in_transaction(self) -> bool:
+        return self._connection.in_transaction
 
     def watch_lock_waits(self, timeout: float) -> AbstractContextManager[LockWaitWatch]:
         """SQLite has no lock timeouts to retry: a writer waits `busy_timeout`."""
@@ -141,6 +131,16 @@ class SqliteSession:
 
     def close(self) -> None:
         self._connection.close()
+
+
+def session_for(target: SqliteTarget, *, wait: float) -> SqliteSession:
+    """Opening a file does not wait for a server: `wait` does not apply."""
+    return open_sqlite_session(target)
+
+
+def pool_for(target: SqliteTarget, *, min_size: int, max_size: int) -> SqliteSessionPool:
+    """No pool to size: a SQLite connection costs well under a millisecond."""
+    return SqliteSessionPool(target)
 
 
 class SqliteSessionPool:

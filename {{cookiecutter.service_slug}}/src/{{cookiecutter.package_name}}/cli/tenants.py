@@ -12,21 +12,21 @@ import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
-from .config import Settings
-from .db.session import Session, session_scope
-from .db.sources import MigrationSource
-from .db.target import PostgresTarget
-from .db.tenant_runner import (
+from ..config import Settings
+from ..database.session import Session, session_scope
+from ..database.target import PostgresTarget
+from ..errors import ConfigError
+from ..migrator.sources import MigrationSource
+from ..progress import Progress
+from ..tenants.pending import summarize
+from ..tenants.runner import (
     TenantResult,
     accept_change_in_all_tenants,
     create_tenant,
     run_all_tenant_migrations,
     run_tenant_migrations,
 )
-from .db.tenant_status import summarize
-from .db.tenants import postgres_only
-from .errors import ConfigError
-from .progress import Progress
+from ..tenants.schemas import postgres_only
 
 Command = Callable[[argparse.Namespace, Settings], int]
 AddCommand = Callable[[str, Command, str], argparse.ArgumentParser]

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from ..database.postgresql import PostgresSession
+from ..database.session import MissingTable, UniqueViolation, as_datetime
 from ..errors import ConfigError
-from .postgresql import PostgresSession
-from .session import MissingTable, UniqueViolation, as_datetime
-from .tenants import TenantExistsError, tenant_schema
+from .schemas import TenantExistsError, tenant_schema
 
 TABLE: Final = "_tenant_registry"
 LEGACY_TABLE: Final = "tenants"

@@ -28,10 +28,11 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any, Final
 
+from ..database.session import Session
 from ..errors import ServiceError
 from .runner import pending_migrations
-from .session import Session
 from .sources import ROLLBACK_SUFFIX, MigrationSource
+from .yoyo_adapter import header_transactional
 
 CONFIG_NAME: Final = ".squawk.toml"
 # A rollback removes what its migration added: a table, a column, a
@@ -193,10 +194,7 @@ def classify(path: Path) -> LintFile:
 
 def runs_in_transaction(path: Path) -> bool:
     """False when the file's header says `-- transactional: false`, read as yoyo reads it."""
-    from yoyo.migrations import parse_metadata_from_sql_comments
-
-    directives, _, _ = parse_metadata_from_sql_comments(_read(path))
-    return str(directives.get("transactional", "true")).strip().lower() != "false"
+    return header_transactional(_read(path))
 
 
 def find_squawk(python: Path | None = None, search_path: str | None = None) -> Path:
@@ -216,7 +214,7 @@ def find_squawk(python: Path | None = None, search_path: str | None = None) -> P
 def find_config(start: Path | None = None) -> Path:
     """The project's .squawk.toml: at the root of the checkout this package runs
     from, else in the working directory or one of its parents (where squawk looks)."""
-    # src/<package>/db/lint.py: three levels up is the checkout's root.
+    # src/<package>/migrator/lint.py: three levels up is the checkout's root.
     checkout = list(Path(__file__).resolve().parents[3:4])
     directory = (start or Path.cwd()).resolve()
     for candidate in (*checkout, directory, *directory.parents):

@@ -12,29 +12,29 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 
-from .config import Settings, load_settings
-from .db.drift import DriftError, accept_change, drift_message, find_drift
-from .db.dry_run import Plan, plan_migrations
-{%- if cookiecutter.database != "sqlite" %}
-from .db.lint import all_migration_files, lint_files, pending_migration_files
-{%- endif %}
-from .db.runner import MigrationStatus, get_migration_status, rollback_migrations, run_migrations
-from .db.scaffold import make_migration, make_seed
-from .db.seeds import run_seeds, seeds_directory
-from .db.session import Session, session_scope
+from ..config import Settings, load_settings
+from ..database.session import Session, session_scope
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
-from .db.target import PostgresTarget
-from .db.tenant_runner import (
+from ..database.target import PostgresTarget
+{%- endif %}
+from ..errors import ServiceError
+from ..logging_setup import configure_logging
+from ..migrator.drift import DriftError, accept_change, drift_message, find_drift
+{%- if cookiecutter.database != "sqlite" %}
+from ..migrator.lint import all_migration_files, lint_files, pending_migration_files
+{%- endif %}
+from ..migrator.plan import Plan, plan_migrations
+from ..migrator.runner import MigrationStatus, get_migration_status, rollback_migrations, run_migrations
+from ..migrator.scaffold import make_migration, make_seed
+from ..progress import Progress
+from ..seed_runner import run_seeds, seeds_directory
+{%- if cookiecutter.tenancy == "schema-per-tenant" %}
+from ..tenants.runner import (
     accept_tenant_change,
     get_tenant_migration_status,
     rollback_tenant_migrations,
 )
-{%- endif %}
-from .errors import ServiceError
-from .logging_setup import configure_logging
-from .progress import Progress
-{%- if cookiecutter.tenancy == "schema-per-tenant" %}
-from .tenant_cli import accept_in_tenants, add_tenant_commands, migrate_tenants, print_tenant_plan
+from .tenants import accept_in_tenants, add_tenant_commands, migrate_tenants, print_tenant_plan
 {%- endif %}
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -261,8 +261,8 @@ def seed(_: argparse.Namespace, settings: Settings) -> int:
 def serve(_: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from .app import create_app, open_app_pool
-    from .startup import prepare_database
+    from ..app import create_app, open_app_pool
+    from ..startup import prepare_database
 
     prepare_database(settings)
     app = create_app(settings, open_app_pool(settings))

@@ -1,0 +1,1 @@
+"""The command line: `python -m {{ cookiecutter.package_name }} <command>`."""

@@ -1,1 +1,0 @@
-"""Database access: targets, sessions, the migration runner and seeds."""

@@ -7,9 +7,12 @@ import rendered copies, and `make lint` checks rendered copies with
 
 from __future__ import annotations
 
+import importlib.util
+import itertools
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 
 from cookiecutter.environment import StrictEnvironment
 
@@ -22,6 +25,7 @@ DEFAULT_ANSWERS: dict[str, str] = {
     "database": "postgresql+sqlite",
     "tenancy": "single",
 }
+_module_numbers = itertools.count()
 
 
 def render_hook(name: str, answers: Mapping[str, str]) -> str:
@@ -30,6 +34,20 @@ def render_hook(name: str, answers: Mapping[str, str]) -> str:
     context = {"cookiecutter": dict(answers)}
     environment = StrictEnvironment(context=context, keep_trailing_newline=True)
     return str(environment.from_string(source).render(**context))
+
+
+def import_hook(name: str, answers: Mapping[str, str], directory: Path) -> ModuleType:
+    """Hook `name` rendered with `answers` (over DEFAULT_ANSWERS), written into
+    `directory` and imported, under a name of its own."""
+    number = next(_module_numbers)
+    path = directory / f"{name}_{number}.py"
+    path.write_text(render_hook(name, {**DEFAULT_ANSWERS, **answers}), encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(f"rendered_{name}_{number}", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def write_rendered_hooks(directory: Path, answers: Mapping[str, str] = DEFAULT_ANSWERS) -> dict[str, Path]:

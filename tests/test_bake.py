@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
 
 import pytest
+from cookiecutter.environment import StrictEnvironment
 from cookiecutter.exceptions import FailedHookException
-from cookiecutter.main import cookiecutter
 
+from tests.baking import bake
 from tests.combinations import SUPPORTED_COMBINATIONS, UNSUPPORTED_COMBINATIONS
-from tests.hook_rendering import DEFAULT_ANSWERS
+from tests.hook_rendering import DEFAULT_ANSWERS, TEMPLATE_ROOT, import_hook
 
 DEFAULT_PACKAGE = "auth_service"
+BAKED_TEMPLATE = TEMPLATE_ROOT / "{{cookiecutter.service_slug}}"
+# The post-generation hook keeps locks/<database>.lock as poetry.lock and removes the rest of locks/.
+LOCKS = PurePosixPath("locks")
+KEPT_LOCK = PurePosixPath("poetry.lock")
+# What Python and the tools write next to the code while someone works in the
+# template or in a bake: none of it is a file the template means to ship.
+CACHES = frozenset({"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 LEFTOVER_JINJA = ("{{", "{%", "{#")
 # The answers, kept so that a project can be updated from a newer template.
 ANSWERS_FILE = ".cookiecutter.json"
@@ -44,6 +52,7 @@ SQLITE_FILES = (
 POSTGRESQL_FILES = (
     "src/{pkg}/database/postgresql.py",
     "src/{pkg}/migrator/yoyo_adapter/postgresql.py",
+    "src/{pkg}/database/blockers.py",
     "src/{pkg}/migrations/postgresql/0001_create_users_table.sql",
     "src/{pkg}/migrations/postgresql/0001_create_users_table.rollback.sql",
 )
@@ -51,18 +60,60 @@ POSTGRESQL_FILES = (
 LINT_FILES = (
     ".squawk.toml",
     "src/{pkg}/migrator/lint.py",
+    "src/{pkg}/cli/lint.py",
     "tests/test_migration_lint.py",
 )
+# The tenant package goes whole; its modules are listed so that a kept one is checked.
+TENANT_PACKAGE = "src/{pkg}/tenants"
 TENANT_FILES = (
-    "src/{pkg}/tenants/schemas.py",
+    f"{TENANT_PACKAGE}/__init__.py",
+    f"{TENANT_PACKAGE}/pending.py",
+    f"{TENANT_PACKAGE}/registry.py",
+    f"{TENANT_PACKAGE}/runner.py",
+    f"{TENANT_PACKAGE}/schemas.py",
+    "src/{pkg}/cli/tenants.py",
     "tests/test_tenants.py",
+    "tests/test_tenant_migrations.py",
+    "tests/test_tenant_sessions.py",
+    "tests/test_bad_input_tenants.py",
+    "tests/helpers_tenants.py",
+    "tests/test_app_tenants.py",
+    "tests/test_config_tenants.py",
+)
+# Tests of one dialect, in files of their own rather than behind a condition.
+SQLITE_TESTS = (
+    "tests/helpers_sqlite.py",
+    "tests/test_app_sqlite.py",
+    "tests/test_bad_input_sqlite.py",
+    "tests/test_config_sqlite.py",
+    "tests/test_drills_sqlite.py",
+    "tests/test_migrations_sqlite.py",
+)
+POSTGRESQL_TESTS = (
+    "tests/helpers_postgresql.py",
+    "tests/test_app_postgresql.py",
+    "tests/test_bad_input_postgresql.py",
+    "tests/test_cli_postgresql.py",
+    "tests/test_config_postgresql.py",
+    "tests/test_live_database.py",
+    "tests/test_database_urls.py",
+)
+# Tests that need both dialects in the same service.
+BOTH_DIALECTS_TESTS = (
+    "tests/test_config_both_dialects.py",
+    "tests/test_schema_both_dialects.py",
 )
 # What each answer keeps, and what it leaves out, written out rather than
 # derived from the hook's table, so that the test and the hook can disagree.
 KEPT: dict[tuple[str, str], tuple[str, ...]] = {
-    ("database", "postgresql+sqlite"): SQLITE_FILES + POSTGRESQL_FILES + LINT_FILES,
-    ("database", "postgresql"): POSTGRESQL_FILES + LINT_FILES,
-    ("database", "sqlite"): SQLITE_FILES,
+    ("database", "postgresql+sqlite"): SQLITE_FILES
+    + SQLITE_TESTS
+    + POSTGRESQL_FILES
+    + POSTGRESQL_TESTS
+    + LINT_FILES
+    + BOTH_DIALECTS_TESTS,
+    ("database", "postgresql"): POSTGRESQL_FILES + POSTGRESQL_TESTS + LINT_FILES,
+    ("database", "sqlite"): SQLITE_FILES + SQLITE_TESTS,
     ("tenancy", "single"): (),
     ("tenancy", "schema-per-tenant"): TENANT_FILES,
 }
@@ -72,20 +123,20 @@ PRUNED: dict[tuple[str, str], tuple[str, ...]] = {
         "src/{pkg}/migrations/sqlite",
         "src/{pkg}/database/sqlite.py",
         "src/{pkg}/migrator/yoyo_adapter/sqlite.py",
+        *SQLITE_TESTS,
+        *BOTH_DIALECTS_TESTS,
     ),
     ("database", "sqlite"): (
         "src/{pkg}/migrations/postgresql",
         "src/{pkg}/database/postgresql.py",
         "src/{pkg}/migrator/yoyo_adapter/postgresql.py",
         *LINT_FILES,
+        *POSTGRESQL_TESTS,
+        *BOTH_DIALECTS_TESTS,
     ),
-    ("tenancy", "single"): TENANT_FILES,
+    ("tenancy", "single"): (TENANT_PACKAGE, *TENANT_FILES),
     ("tenancy", "schema-per-tenant"): (),
 }
-
-
-def _bake(cookies: Any, template: Path, answers: dict[str, str]) -> Any:
-    return cookies.bake(extra_context=answers, template=str(template))
 
 
 def _text_files(root: Path) -> list[tuple[Path, str]]:
@@ -112,23 +163,51 @@ def _paths(answers: dict[str, str], table: dict[tuple[str, str], tuple[str, ...]
     ]
 
 
-def _assert_no_project(output_root: Path) -> None:
-    """pytest-cookies bakes into <tmp>/cookies/bakeNN/: nothing may be inside."""
-    assert [path for path in output_root.glob("*/*")] == []
+def _files(root: Path) -> list[PurePosixPath]:
+    """Every file under root, relative to it, but for caches."""
+    files = (PurePosixPath(path.relative_to(root).as_posix()) for path in root.rglob("*") if path.is_file())
+    return sorted(path for path in files if CACHES.isdisjoint(path.parts))
+
+
+def _template_files(answers: dict[str, str]) -> list[PurePosixPath]:
+    """Each file of the template under the name a bake gives it: cookiecutter
+    renders a file's whole path as Jinja, with its own environment."""
+    context = {"cookiecutter": {**DEFAULT_ANSWERS, **answers}}
+    environment = StrictEnvironment(context=context, keep_trailing_newline=True)
+    return [
+        PurePosixPath(environment.from_string(str(path)).render(**context)) for path in _files(BAKED_TEMPLATE)
+    ]
+
+
+def _hook_prunes(answers: dict[str, str], directory: Path) -> list[PurePosixPath]:
+    """What the post-generation hook's own PRUNE table removes for these answers."""
+    hook = import_hook("post_gen_project", answers, directory)
+    table: dict[tuple[str, str], tuple[str, ...]] = hook.PRUNE
+    chosen = {**DEFAULT_ANSWERS, **answers}
+    return [
+        PurePosixPath(path.format(package=chosen["package_name"]))
+        for (variable, value), paths in table.items()
+        if chosen.get(variable) == value
+        for path in paths
+    ]
+
+
+def _under(path: PurePosixPath, roots: list[PurePosixPath]) -> bool:
+    return any(path.is_relative_to(root) for root in roots)
 
 
 @pytest.mark.parametrize("answers", SUPPORTED_COMBINATIONS)
-def test_supported_combination_bakes_cleanly(cookies: Any, template: Path, answers: dict[str, str]) -> None:
-    result = _bake(cookies, template, answers)
+def test_supported_combination_bakes_cleanly(tmp_path: Path, answers: dict[str, str]) -> None:
+    project = bake(tmp_path, answers)
 
-    assert result.exception is None
-    assert result.exit_code == 0
-    assert result.project_path.name == "auth-service"
+    # bake() raises on any failure; what it returns is the project it made.
+    assert project == tmp_path / "auth-service"
+    assert project.is_dir()
 
 
 @pytest.mark.parametrize("answers", SUPPORTED_COMBINATIONS)
-def test_supported_combination_leaves_no_jinja(cookies: Any, template: Path, answers: dict[str, str]) -> None:
-    project = _bake(cookies, template, answers).project_path
+def test_supported_combination_leaves_no_jinja(tmp_path: Path, answers: dict[str, str]) -> None:
+    project = bake(tmp_path, answers)
 
     leftovers = [
         f"{path.relative_to(project)}: {marker}"
@@ -144,10 +223,8 @@ def test_supported_combination_leaves_no_jinja(cookies: Any, template: Path, ans
 
 
 @pytest.mark.parametrize("answers", SUPPORTED_COMBINATIONS)
-def test_supported_combination_keeps_its_answers(
-    cookies: Any, template: Path, answers: dict[str, str]
-) -> None:
-    project = _bake(cookies, template, answers).project_path
+def test_supported_combination_keeps_its_answers(tmp_path: Path, answers: dict[str, str]) -> None:
+    project = bake(tmp_path, answers)
 
     kept = json.loads((project / ANSWERS_FILE).read_text(encoding="utf-8"))
 
@@ -158,10 +235,8 @@ def test_supported_combination_keeps_its_answers(
 
 
 @pytest.mark.parametrize("answers", SUPPORTED_COMBINATIONS)
-def test_supported_combination_has_a_valid_pyproject(
-    cookies: Any, template: Path, answers: dict[str, str]
-) -> None:
-    project = _bake(cookies, template, answers).project_path
+def test_supported_combination_has_a_valid_pyproject(tmp_path: Path, answers: dict[str, str]) -> None:
+    project = bake(tmp_path, answers)
 
     pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
 
@@ -169,21 +244,26 @@ def test_supported_combination_has_a_valid_pyproject(
 
 
 @pytest.mark.parametrize("answers", SUPPORTED_COMBINATIONS)
-def test_supported_combination_has_exactly_its_files(
-    cookies: Any, template: Path, answers: dict[str, str]
-) -> None:
-    project = _bake(cookies, template, answers).project_path
-
+def test_supported_combination_has_exactly_its_files(tmp_path: Path, answers: dict[str, str]) -> None:
+    project = bake(tmp_path / "output", answers)
+    # The whole list: the template's files, but what the hook prunes for these
+    # answers and the locks it replaces with the one it keeps.
+    removed = [*_hook_prunes(answers, tmp_path), LOCKS]
+    derived = sorted({path for path in _template_files(answers) if not _under(path, removed)} | {KEPT_LOCK})
+    baked = _files(project)
+    # And, written out, what each answer keeps and leaves out.
     expected = [path.format(pkg=DEFAULT_PACKAGE) for path in EVERY_PROJECT_HAS] + _paths(answers, KEPT)
     missing = [path for path in expected if not (project / path).is_file()]
     unexpected = [path for path in _paths(answers, PRUNED) if (project / path).exists()]
 
+    assert [str(path) for path in derived if path not in baked] == []
+    assert [str(path) for path in baked if path not in derived] == [], "files the template does not ship"
     assert missing == []
     assert unexpected == []
 
 
-def test_pruning_leaves_no_empty_directory(cookies: Any, template: Path) -> None:
-    project = _bake(cookies, template, {"database": "sqlite", "tenancy": "single"}).project_path
+def test_pruning_leaves_no_empty_directory(tmp_path: Path) -> None:
+    project = bake(tmp_path, {"database": "sqlite", "tenancy": "single"})
 
     empty = [
         str(path.relative_to(project))
@@ -204,66 +284,53 @@ INVALID_ANSWERS = [
 
 @pytest.mark.parametrize("answers", UNSUPPORTED_COMBINATIONS + INVALID_ANSWERS)
 def test_unsupported_or_invalid_answers_are_refused_by_the_hook_before_writing(
-    cookies: Any, template: Path, tmp_path: Path, answers: dict[str, str]
+    tmp_path: Path, answers: dict[str, str]
 ) -> None:
-    result = _bake(cookies, template, answers)
+    with pytest.raises(FailedHookException):
+        bake(tmp_path, answers)
 
-    assert result.exit_code != 0
-    assert isinstance(result.exception, FailedHookException)
-    _assert_no_project(tmp_path / "cookies")
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("answers", INVALID_CHOICES)
 def test_invalid_choice_is_refused_by_cookiecutter_before_writing(
-    cookies: Any, template: Path, tmp_path: Path, answers: dict[str, str]
+    tmp_path: Path, answers: dict[str, str]
 ) -> None:
     # Cookiecutter 2.x checks a choice given on the command line (or as
     # extra_context) itself, before any hook runs.
-    result = _bake(cookies, template, answers)
+    refusal = f"{re.escape(next(iter(answers.values())))} provided for choice variable"
 
-    assert result.exit_code != 0
-    assert isinstance(result.exception, ValueError)
-    assert f"{next(iter(answers.values()))} provided for choice variable" in str(result.exception)
-    _assert_no_project(tmp_path / "cookies")
+    with pytest.raises(ValueError, match=refusal):
+        bake(tmp_path, answers)
+
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("answers", INVALID_CHOICES)
 def test_invalid_choice_from_a_replay_file_is_refused_by_the_hook(
-    template: Path, tmp_path: Path, answers: dict[str, str]
+    tmp_path: Path, answers: dict[str, str]
 ) -> None:
     # A replay file skips cookiecutter's own choice check, so the hook is what stops it.
-    replay = tmp_path / "replay.json"
-    context = {**DEFAULT_ANSWERS, **answers, "_template": str(template)}
-    replay.write_text(json.dumps({"cookiecutter": context}), encoding="utf-8")
-    output = tmp_path / "output"
-    # Cookiecutter writes a replay of every bake: keep it out of the home directory.
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        json.dumps({"cookiecutters_dir": str(tmp_path / "cache"), "replay_dir": str(tmp_path / "replays")}),
-        encoding="utf-8",
-    )
-
     with pytest.raises(FailedHookException):
-        cookiecutter(str(template), replay=str(replay), output_dir=str(output), config_file=str(config))
+        bake(tmp_path, answers, from_replay=True)
 
-    assert list(output.glob("*")) == []
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_invalid_answer_is_reported_on_one_error_line(
-    cookies: Any, template: Path, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    _bake(cookies, template, {"service_slug": "Bad Slug", "package_name": "bad_slug"})
+    with pytest.raises(FailedHookException):
+        bake(tmp_path, {"service_slug": "Bad Slug", "package_name": "bad_slug"})
 
     errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("ERROR: ")]
 
     assert errors == ["ERROR: service_slug 'Bad Slug' must match ^[a-z][a-z0-9-]*$"]
 
 
-def test_custom_service_name_derives_slug_and_package(cookies: Any, template: Path) -> None:
-    result = _bake(cookies, template, {"service_name": "Billing_Ledger API"})
+def test_custom_service_name_derives_slug_and_package(tmp_path: Path) -> None:
+    project = bake(tmp_path, {"service_name": "Billing_Ledger API"})
 
-    assert result.exception is None
-    project = result.project_path
     kept = json.loads((project / ANSWERS_FILE).read_text(encoding="utf-8"))
     assert project.name == "billing-ledger-api"
     assert (kept["service_slug"], kept["package_name"]) == ("billing-ledger-api", "billing_ledger_api")

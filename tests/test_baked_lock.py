@@ -15,15 +15,14 @@ import shutil
 import subprocess
 import tomllib
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cookiecutter.exceptions import FailedHookException
 
+from tests.baking import bake, user_environment
 from tests.combinations import SUPPORTED_COMBINATIONS
 from tests.hook_rendering import TEMPLATE_ROOT
-from tests.test_baked_project_gate import bake
-from tests.test_end_to_end import make, run_make, user_environment
+from tests.test_end_to_end import make, run_make
 
 BAKED_TEMPLATE = TEMPLATE_ROOT / "{{cookiecutter.service_slug}}"
 LOCKS = BAKED_TEMPLATE / "locks"
@@ -121,7 +120,7 @@ def test_the_first_make_install_installs_from_the_lock_without_resolving(tmp_pat
 
 
 def test_a_template_without_the_databases_lock_refuses_to_bake(
-    cookies: Any, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     template = tmp_path / "template"
     template.mkdir()
@@ -132,10 +131,13 @@ def test_a_template_without_the_databases_lock_refuses_to_bake(
         else:
             shutil.copy2(source, template / name)
     (template / BAKED_TEMPLATE.name / "locks" / "sqlite.lock").unlink()
+    output = tmp_path / "output"
+    output.mkdir()
 
-    result = cookies.bake(extra_context={"database": "sqlite"}, template=str(template))
+    with pytest.raises(FailedHookException):
+        bake(output, {"database": "sqlite"}, template=template)
 
     errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("ERROR: ")]
-    assert isinstance(result.exception, FailedHookException)
     assert errors == ["ERROR: the template has no locks/sqlite.lock: run `make lock` in the template"]
-    assert list((tmp_path / "cookies").glob("*/*")) == []
+    # The hook's failure removed the half-made project.
+    assert list(output.iterdir()) == []

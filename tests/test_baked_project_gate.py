@@ -21,13 +21,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from cookiecutter.main import cookiecutter
 
+from tests.baking import bake, clean_environment
 from tests.combinations import SUPPORTED_COMBINATIONS
 from tests.databases import fresh_database
-from tests.hook_rendering import TEMPLATE_ROOT
 
-# Variables of ours that must not leak from the caller into a baked project's run.
 DIALECTS = {
     "postgresql+sqlite": ["postgresql", "sqlite"],
     "postgresql": ["postgresql"],
@@ -37,32 +35,15 @@ SHELL_BLOCK = re.compile(r"^```bash\n(.*?)^```", re.MULTILINE | re.DOTALL)
 SQL_BLOCK = re.compile(r"^```sql\n(.*?)^```", re.MULTILINE | re.DOTALL)
 # The first line of each migration file the guide shows: a comment naming it.
 EXAMPLE_FILE = re.compile(r"^-- (\d{4}_[a-z0-9_]+(?:\.rollback)?\.sql)\n", re.MULTILINE)
-SERVICE_VARIABLES = (
-    "DATABASE_URL",
-    "APP_ENV",
-    "AUTO_MIGRATE",
-    "DB_HOST",
-    "DB_USER",
-    "DB_PASSWORD",
-    "DB_NAME",
-)
-
-
-def bake(output: Path, answers: dict[str, str]) -> Path:
-    return Path(
-        cookiecutter(str(TEMPLATE_ROOT), no_input=True, output_dir=str(output), extra_context=answers)
-    )
 
 
 def run_in(
     project: Path, *command: str, python_path: Path | None = None, **variables: str
 ) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if key not in SERVICE_VARIABLES}
-    env["PYTHONPATH"] = str(python_path or project / "src")
     return subprocess.run(
         [sys.executable, "-m", *command],
         cwd=project,
-        env={**env, **variables},
+        env=clean_environment(PYTHONPATH=str(python_path or project / "src"), **variables),
         capture_output=True,
         text=True,
         timeout=900,
@@ -105,11 +86,10 @@ def test_baked_project_passes_mypy_strict(baked: Bake) -> None:
 def test_baked_project_keeps_its_layers(baked: Bake) -> None:
     """import-linter: each layer imports only those below it (the baked pyproject's contracts)."""
     lint_imports = Path(sys.executable).parent / "lint-imports"
-    env = {key: value for key, value in os.environ.items() if key not in SERVICE_VARIABLES}
     result = subprocess.run(
         [str(lint_imports), "--no-cache"],
         cwd=baked.project,
-        env={**env, "PYTHONPATH": str(baked.project / "src")},
+        env=clean_environment(PYTHONPATH=str(baked.project / "src")),
         capture_output=True,
         text=True,
         timeout=300,
@@ -154,7 +134,7 @@ def test_installed_wheel_ships_and_finds_its_migrations(baked: Bake, tmp_path: P
         result = subprocess.run(
             [sys.executable, "-c", finder],
             cwd=tmp_path,
-            env={**os.environ, "PYTHONPATH": str(site)},
+            env=clean_environment(PYTHONPATH=str(site)),
             capture_output=True,
             text=True,
             check=False,
@@ -206,11 +186,12 @@ def make(project: Path, command: str, database_url: str) -> subprocess.Completed
     program, *arguments = shlex.split(command)
     assert program == "make", command
     overrides = [f"VENV_PYTHON={sys.executable}", f"POETRY={sys.executable}"]
-    env = {key: value for key, value in os.environ.items() if key not in SERVICE_VARIABLES}
     return subprocess.run(
         ["make", "--no-print-directory", *arguments, *overrides],
         cwd=project,
-        env={**env, "PYTHONPATH": str(project / "src"), "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"},
+        env=clean_environment(
+            PYTHONPATH=str(project / "src"), DATABASE_URL=database_url, LOG_LEVEL="WARNING"
+        ),
         capture_output=True,
         text=True,
         timeout=300,

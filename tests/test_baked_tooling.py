@@ -8,29 +8,22 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
+from tests.baking import bake
 from tests.combinations import SUPPORTED_COMBINATIONS
 
 # A rule a user runs: a lowercase name, not a file such as .tools/bin/poetry.
 TARGET_RULE = re.compile(r"^([a-z][a-z-]*):(?!=)", re.MULTILINE)
 
 
-def _bake(cookies: Any, template: Path, answers: dict[str, str]) -> Path:
-    result = cookies.bake(extra_context=answers, template=str(template))
-    assert result.exit_code == 0, result.exception
-    project: Path = result.project_path
-    return project
-
-
 @pytest.mark.parametrize("answers", SUPPORTED_COMBINATIONS)
 def test_the_ci_workflow_parses_and_passes_the_actions_schema(
-    cookies: Any, template: Path, answers: dict[str, str]
+    tmp_path: Path, answers: dict[str, str]
 ) -> None:
-    workflow = _bake(cookies, template, answers) / ".github" / "workflows" / "ci.yml"
+    workflow = bake(tmp_path, answers) / ".github" / "workflows" / "ci.yml"
 
     parsed = yaml.safe_load(workflow.read_text(encoding="utf-8"))
     checked = subprocess.run(
@@ -65,9 +58,9 @@ def test_the_ci_workflow_parses_and_passes_the_actions_schema(
 
 @pytest.mark.parametrize("answers", SUPPORTED_COMBINATIONS)
 def test_pre_commit_runs_ruff_and_mypy_from_the_locked_environment(
-    cookies: Any, template: Path, answers: dict[str, str]
+    tmp_path: Path, answers: dict[str, str]
 ) -> None:
-    config = yaml.safe_load((_bake(cookies, template, answers) / ".pre-commit-config.yaml").read_text())
+    config = yaml.safe_load((bake(tmp_path, answers) / ".pre-commit-config.yaml").read_text())
 
     hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
 
@@ -87,10 +80,8 @@ def test_pre_commit_runs_ruff_and_mypy_from_the_locked_environment(
 
 
 @pytest.mark.parametrize("answers", SUPPORTED_COMBINATIONS)
-def test_make_help_lists_every_target_with_a_description(
-    cookies: Any, template: Path, answers: dict[str, str]
-) -> None:
-    project = _bake(cookies, template, answers)
+def test_make_help_lists_every_target_with_a_description(tmp_path: Path, answers: dict[str, str]) -> None:
+    project = bake(tmp_path, answers)
     defined = set(TARGET_RULE.findall((project / "Makefile").read_text(encoding="utf-8")))
 
     shown = subprocess.run(
@@ -106,24 +97,25 @@ def test_make_help_lists_every_target_with_a_description(
 
 
 @pytest.mark.parametrize("answers", SUPPORTED_COMBINATIONS)
-def test_docs_speak_only_of_the_options_chosen(cookies: Any, template: Path, answers: dict[str, str]) -> None:
-    project = _bake(cookies, template, answers)
+def test_docs_speak_of_the_options_chosen_and_only_of_them(tmp_path: Path, answers: dict[str, str]) -> None:
+    project = bake(tmp_path, answers)
     texts = {
         name: (project / name).read_text(encoding="utf-8").lower()
         for name in ("README.md", "docs/migrations.md", ".env.example", "Makefile")
     }
 
-    if answers["tenancy"] == "single":
-        assert [name for name, text in texts.items() if "tenant" in text] == []
-    if answers["database"] == "sqlite":
-        assert [name for name, text in texts.items() if "postgres" in text] == []
+    tenants = [name for name, text in texts.items() if "tenant" in text]
+    postgres = [name for name, text in texts.items() if "postgres" in text]
+
+    # Each document covers tenants (its targets, settings, commands) and
+    # PostgreSQL (its URL, its linter) exactly when the service has them.
+    assert tenants == (list(texts) if answers["tenancy"] == "schema-per-tenant" else [])
+    assert postgres == (list(texts) if answers["database"] != "sqlite" else [])
 
 
 @pytest.mark.parametrize("answers", SUPPORTED_COMBINATIONS)
-def test_only_postgresql_services_have_the_migration_linter(
-    cookies: Any, template: Path, answers: dict[str, str]
-) -> None:
-    project = _bake(cookies, template, answers)
+def test_only_postgresql_services_have_the_migration_linter(tmp_path: Path, answers: dict[str, str]) -> None:
+    project = bake(tmp_path, answers)
     files = (
         "README.md",
         "docs/migrations.md",

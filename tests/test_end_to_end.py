@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,26 +18,9 @@ import urllib.request
 from pathlib import Path
 
 import psycopg
-from cookiecutter.main import cookiecutter
 
+from tests.baking import bake, user_environment
 from tests.databases import fresh_database
-from tests.hook_rendering import TEMPLATE_ROOT
-
-# Variables that would tie the baked project to this suite's environment.
-INHERITED = ("VIRTUAL_ENV", "POETRY_ACTIVE", "PYTHONPATH", "DATABASE_URL", "APP_ENV", "AUTO_MIGRATE")
-
-
-def user_environment() -> dict[str, str]:
-    """The caller's environment less this suite's virtualenv, as a user's shell would be."""
-    env = {key: value for key, value in os.environ.items() if key not in INHERITED}
-    own_bin = str(Path(os.environ.get("VIRTUAL_ENV", "/nonexistent")) / "bin")
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != own_bin)
-    poetry = shutil.which("poetry", path=env["PATH"]) or str(TEMPLATE_ROOT / ".tools" / "bin" / "poetry")
-    if Path(poetry).exists():
-        # The template's own bootstrapped Poetry, if any: same version the baked
-        # Makefile would install, and it saves a second download.
-        env["POETRY"] = poetry
-    return env
 
 
 def run_make(project: Path, *targets: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -81,7 +63,7 @@ def wait_until_ready(url: str, process: subprocess.Popen[str], seconds: float) -
 
 
 def test_new_user_installs_migrates_rolls_back_and_runs(tmp_path: Path) -> None:
-    project = Path(cookiecutter(str(TEMPLATE_ROOT), no_input=True, output_dir=str(tmp_path)))
+    project = bake(tmp_path, {})
     env = user_environment()
 
     migrated = make(project, "migrate", env=env)
@@ -117,14 +99,7 @@ def test_new_user_installs_migrates_rolls_back_and_runs(tmp_path: Path) -> None:
 
 
 def test_a_schema_per_tenant_service_creates_migrates_and_rolls_back_tenants(tmp_path: Path) -> None:
-    project = Path(
-        cookiecutter(
-            str(TEMPLATE_ROOT),
-            no_input=True,
-            output_dir=str(tmp_path),
-            extra_context={"database": "postgresql", "tenancy": "schema-per-tenant"},
-        )
-    )
+    project = bake(tmp_path, {"database": "postgresql", "tenancy": "schema-per-tenant"})
     with fresh_database("e2e") as url:
         env = {**user_environment(), "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
 

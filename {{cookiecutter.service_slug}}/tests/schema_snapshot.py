@@ -7,6 +7,16 @@ from dataclasses import dataclass
 from {{ cookiecutter.package_name }}.database.session import Session
 from {{ cookiecutter.package_name }}.migrator.history import TABLE as HISTORY_TABLE
 
+# The indexes the shipped migrations create on users, by name, on every dialect.
+NAMED_INDEXES = {
+    "users_email_idx",
+    "users_email_verified_idx",
+    "users_is_active_idx",
+    "users_verification_token_idx",
+    "users_created_at_idx",
+    "users_active_verified_idx",
+}
+
 
 @dataclass(frozen=True)
 class Column:

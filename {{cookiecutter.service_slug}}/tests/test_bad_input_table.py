@@ -4,7 +4,8 @@ Each row is run by `bad_input_table.run_row`: exit code, exactly one line on
 stderr naming what was wrong, the database and the files unchanged, and the
 password `S3c/r#t?@:%x` nowhere in stdout, stderr or the logs. Cases that need
 a server of their own (a wrong password, a read-only file, Ctrl-C) are in
-test_bad_input.py; tenant rows are in test_bad_input_tenants.py.
+test_bad_input_<dialect>.py; rows for an option's own commands are in
+test_bad_input_<option>.py.
 """
 
 from __future__ import annotations

@@ -7,15 +7,7 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.package_name }}.config import load_settings
-from {{ cookiecutter.package_name }}.database.target import (
-{%- if cookiecutter.database != "sqlite" %}
-    PostgresTarget,
-{%- endif %}
-{%- if cookiecutter.database != "postgresql" %}
-    SqliteTarget,
-{%- endif %}
-    redact_url,
-)
+from {{ cookiecutter.package_name }}.database.target import redact_url
 from {{ cookiecutter.package_name }}.errors import ConfigError
 from conftest import cli
 
@@ -28,17 +20,6 @@ def test_defaults_without_any_variable() -> None:
     assert (settings.pool_min, settings.pool_max) == (2, 10)
     assert settings.ready_timeout == 2.0
     assert settings.log_format == "text"
-{%- if cookiecutter.tenancy == "schema-per-tenant" %}
-    assert settings.auto_migrate_tenants is True
-    assert 1 <= settings.tenant_migration_concurrency <= 8
-{%- endif %}
-{%- if cookiecutter.database == "postgresql" %}
-    assert settings.database == PostgresTarget(
-        host="localhost", port=5432, user="postgres", password="", dbname="{{ cookiecutter.package_name }}"
-    )
-{%- else %}
-    assert settings.database == SqliteTarget(path="data/{{ cookiecutter.service_slug }}.db")
-{%- endif %}
 
 
 def test_environment_wins_over_the_env_file(tmp_path: Path) -> None:
@@ -71,10 +52,6 @@ def test_environment_wins_over_the_env_file(tmp_path: Path) -> None:
         ({"DB_POOL_MIN": "--5"}, "DB_POOL_MIN has value '--5': expected a whole number from 0 to 10000"),
         ({"PORT": "99999"}, "PORT has value '99999': expected a whole number from 1 to 65535"),
         ({"DATABASE_URL": "oracle://scott:tiger@db/orcl"}, "unsupported scheme 'oracle'"),
-{%- if cookiecutter.tenancy == "schema-per-tenant" %}
-        ({"AUTO_MIGRATE_TENANTS": "sometimes"}, "AUTO_MIGRATE_TENANTS has value 'sometimes'"),
-        ({"TENANT_MIGRATION_CONCURRENCY": "0"}, "TENANT_MIGRATION_CONCURRENCY has value '0'"),
-{%- endif %}
     ],
 )
 def test_bad_values_name_the_variable(variables: dict[str, str], message: str) -> None:
@@ -123,93 +100,3 @@ def test_a_value_that_looks_like_a_url_is_never_taken_as_a_file(url: str) -> Non
         load_settings({"DATABASE_URL": url}, env_file=None)
 
     assert "S3cretPW" not in str(raised.value)
-{%- if cookiecutter.database != "postgresql" %}
-
-
-@pytest.mark.parametrize(
-    ("url", "path"),
-    [
-        ("sqlite:///data/app.db", "data/app.db"),
-        ("sqlite:////var/lib/app.db", "/var/lib/app.db"),
-        ("./data/app.db", "./data/app.db"),
-        ("sqlite:///:memory:", ":memory:"),
-    ],
-)
-def test_sqlite_urls_and_plain_paths(url: str, path: str) -> None:
-    assert load_settings({"DATABASE_URL": url}, env_file=None).database == SqliteTarget(path=path)
-{%- endif %}
-{%- if cookiecutter.database != "sqlite" %}
-
-
-def test_postgres_url_with_tls_parameters() -> None:
-    settings = load_settings(
-        {
-            "DATABASE_URL": "postgresql://app:pw%40x@db.internal:6543/app?sslmode=verify-full&sslrootcert=/ca.pem"
-        },
-        env_file=None,
-    )
-
-    assert settings.database == PostgresTarget(
-        host="db.internal",
-        port=6543,
-        user="app",
-        password="pw@x",
-        dbname="app",
-        params={"sslmode": "verify-full", "sslrootcert": "/ca.pem"},
-    )
-    assert "pw@x" not in repr(settings)
-
-
-def test_db_variables_build_the_target_when_database_url_is_unset() -> None:
-    settings = load_settings(
-        {
-            "DB_HOST": "db",
-            "DB_PORT": "5433",
-            "DB_USER": "svc",
-            "DB_PASSWORD": "pw",
-            "DB_NAME": "svc",
-            "DB_SSLMODE": "require",
-        },
-        env_file=None,
-    )
-
-    assert settings.database == PostgresTarget(
-        host="db", port=5433, user="svc", password="pw", dbname="svc", params={"sslmode": "require"}
-    )
-
-
-@pytest.mark.parametrize("password", ["", " ", "postgres", " Postgres ", "changeme"])
-def test_production_refuses_default_or_empty_credentials(password: str) -> None:
-    with pytest.raises(ConfigError, match="refusing to start in production") as raised:
-        load_settings(
-            {"APP_ENV": "production", "DB_HOST": "db", "DB_USER": "svc", "DB_PASSWORD": password},
-            env_file=None,
-        )
-
-    assert "user 'svc'" in str(raised.value)
-    assert f"'{password}'" not in str(raised.value)
-
-
-{%- if cookiecutter.database == "postgresql+sqlite" %}
-
-
-def test_production_never_falls_back_to_the_sqlite_file_unless_told() -> None:
-    with pytest.raises(ConfigError, match=r"^APP_ENV=production but neither DATABASE_URL nor DB_HOST"):
-        load_settings({"APP_ENV": "production"}, env_file=None)
-
-    allowed = load_settings({"APP_ENV": "production", "ALLOW_SQLITE_IN_PRODUCTION": "true"}, env_file=None)
-    explicit = load_settings({"APP_ENV": "production", "DATABASE_URL": "sqlite:///srv/app.db"}, env_file=None)
-
-    assert allowed.database == SqliteTarget(path="data/{{ cookiecutter.service_slug }}.db")
-    assert explicit.database == SqliteTarget(path="srv/app.db")
-{%- endif %}
-
-
-def test_production_accepts_a_real_secret() -> None:
-    settings = load_settings(
-        {"APP_ENV": "production", "DATABASE_URL": "postgresql://svc:Zq8-long-random@db/svc"}, env_file=None
-    )
-
-    assert settings.is_production
-    assert settings.log_format == "json"
-{%- endif %}

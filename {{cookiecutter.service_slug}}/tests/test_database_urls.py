@@ -11,7 +11,8 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import cli, postgres_server
+from conftest import cli
+from helpers_postgresql import postgres_server
 
 PASSWORD = "S3c/r#t?@:%x"
 # Pieces of it that a parser's message could quote.

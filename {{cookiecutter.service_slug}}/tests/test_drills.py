@@ -1,139 +1,33 @@
 """Failure drills: what production does to a migration runner, done on purpose.
 
-Each drill runs real processes against a real database{% if cookiecutter.database != "sqlite" %} (PostgreSQL{% if cookiecutter.database == "postgresql+sqlite" %} and SQLite{% endif %}){% else %} (SQLite){% endif %}.
-A test-only migration, `0002_drill_slow`, creates a table, then sleeps for as long
-as the `drill_knob` table says, then creates a second table: long enough to
-catch a runner in the middle of it, and to make the others queue behind it.
-The sleep holds the lock for a known time on any machine: `pg_sleep` inside
-PostgreSQL, and `time.sleep` in a Python step on SQLite (which has no sleep);
-no drill sizes CPU work to make a step slow.
+Each drill runs real processes against a real database, of each dialect this
+service has, with a slow test-only migration (see drills.py) that catches a
+runner in the middle of it and makes the others queue behind it.
 The drills print the figures they measure (`pytest -rP tests/test_drills.py`
 shows them); the README's reliability section lists the last ones.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-{%- if cookiecutter.database != "postgresql" %}
-import shutil
-{%- endif %}
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
-{%- if cookiecutter.database != "postgresql" %}
-from pathlib import Path
-{%- endif %}
 
 import pytest
 
 from {{ cookiecutter.package_name }}.database.session import MissingTable, Session, session_scope
-from {{ cookiecutter.package_name }}.database.target import DatabaseTarget, Dialect{% if cookiecutter.database != "postgresql" %}, SqliteTarget{% endif %}
+from {{ cookiecutter.package_name }}.database.target import DatabaseTarget
 from {{ cookiecutter.package_name }}.errors import MigrationError, MigrationLockTimeoutError
 from {{ cookiecutter.package_name }}.migrator.runner import run_migrations
 from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
-from conftest import subprocess_env, target_url
-
-FIRST, SLOW = "0001_create_users_table", "0002_drill_slow"
-# Each drill's sleep carries a token of its own, so that a drill can find its
-# runner inside the sleep even when other tests sleep on the same server.
-SLEEP_SQL = "SELECT pg_sleep((SELECT seconds FROM drill_knob)) /* {token} */;"
-# SQLite has no sleep: a Python migration's step sleeps, after leaving a mark
-# beside the migration file that says it is inside the sleep.
-SQLITE_DRILL = """
-import time
-from pathlib import Path
-
-from yoyo import step
-
-
-def sleep(connection):
-    (seconds,) = connection.execute("SELECT seconds FROM drill_knob").fetchone()
-    Path(__file__).with_suffix(".sleeping").touch()
-    time.sleep(seconds)
-
-
-steps = [
-    step("CREATE TABLE drill_half (id INTEGER)", "DROP TABLE drill_half"),
-    step(sleep),
-    step("CREATE TABLE drill_done (id INTEGER)", "DROP TABLE drill_done"),
-]
-"""
-
-# The runner a replica runs at startup, in a process of its own, on the drill's
-# migrations; it prints what it applied and how long it took.
-RUNNER = """
-import json, sys, time
-from pathlib import Path
-from {{ cookiecutter.package_name }}.config import load_settings
-from {{ cookiecutter.package_name }}.migrator.runner import run_migrations
-from {{ cookiecutter.package_name }}.database.session import session_scope
-from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
-
-started = time.perf_counter()
-with session_scope(load_settings(env_file=None).database) as session:
-    result = run_migrations(session, MigrationSource(Path(sys.argv[1])), lock_timeout=120)
-print(json.dumps({"applied": result.applied, "seconds": time.perf_counter() - started}))
-"""
-
-
-def add_drill_migration(source: MigrationSource, dialect: Dialect) -> MigrationSource:
-    if dialect == "sqlite":
-        (source.directory / f"{SLOW}.py").write_text(SQLITE_DRILL)
-        return source
-    sleep = SLEEP_SQL.format(token=sleep_token(source))
-    (source.directory / f"{SLOW}.sql").write_text(
-        f"CREATE TABLE drill_half (id INTEGER);\n{sleep}\nCREATE TABLE drill_done (id INTEGER);\n"
-    )
-    (source.directory / f"{SLOW}.rollback.sql").write_text("DROP TABLE drill_done;\nDROP TABLE drill_half;\n")
-    return source
-
-
-def sleep_token(source: MigrationSource) -> str:
-    """Unique to the test (its folder's absolute path includes pytest's run)."""
-    return "drill " + hashlib.sha256(str(source.directory).encode()).hexdigest()[:16]
-
-
-def inside_the_sleep(target: DatabaseTarget, source: MigrationSource) -> bool:
-    """Whether a runner is inside the drill migration's sleep right now."""
-    if target.dialect == "sqlite":
-        return (source.directory / f"{SLOW}.sleeping").exists()
-    with session_scope(target) as probe:
-        rows = probe.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND strpos(query, %s) > 0 "
-            "AND pid <> pg_backend_pid()",
-            (sleep_token(source),),
-        )
-    return bool(rows[0][0])
+from drills import FIRST, SLOW, add_drill_migration, history, inside_the_sleep, set_knob, start_runner
 
 
 @pytest.fixture
 def drill_source(source_copy: MigrationSource, target: DatabaseTarget) -> MigrationSource:
     return add_drill_migration(source_copy, target.dialect)
-
-
-def set_knob(target: DatabaseTarget, seconds: float) -> None:
-    with session_scope(target) as session:
-        session.execute("CREATE TABLE IF NOT EXISTS drill_knob (seconds REAL NOT NULL)")
-        session.execute("DELETE FROM drill_knob")
-        session.execute("INSERT INTO drill_knob (seconds) VALUES (%s)", (seconds,))
-
-
-def start_runner(target: DatabaseTarget, source: MigrationSource) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-c", RUNNER, str(source.directory)],
-        env=subprocess_env(DATABASE_URL=target_url(target), LOG_LEVEL="WARNING"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def history(session: Session) -> list[tuple[str, int]]:
-    rows = session.execute("SELECT id, batch FROM schema_migrations ORDER BY id")
-    return [(row[0], row[1]) for row in rows]
 
 
 def tables(session: Session, *names: str) -> dict[str, bool]:
@@ -244,24 +138,6 @@ def test_drill_a_migration_and_its_record_commit_together(
 
         assert history(session) == [(FIRST, 1)]
         assert tables(session, "drill_half", "drill_done") == {"drill_half": False, "drill_done": False}
-{%- if cookiecutter.database != "postgresql" %}
-
-
-def test_drill_two_processes_share_one_sqlite_file(tmp_path: Path) -> None:
-    target = SqliteTarget(path=str(tmp_path / "shared.db"))
-    shutil.copytree(MigrationSource.for_dialect("sqlite").directory, tmp_path / "migrations")
-    source = add_drill_migration(MigrationSource(tmp_path / "migrations"), "sqlite")
-    set_knob(target, 1.5)
-
-    runners = [start_runner(target, source) for _ in range(2)]
-    outputs = [runner.communicate(timeout=120) for runner in runners]
-
-    assert [runner.returncode for runner in runners] == [0, 0], [err for _, err in outputs]
-    applied = sorted(json.loads(out.strip().splitlines()[-1])["applied"] for out, _ in outputs)
-    assert applied == [[], [FIRST, SLOW]]
-    with session_scope(target) as session:
-        assert history(session) == [(FIRST, 1), (SLOW, 1)]
-{%- endif %}
 
 
 def test_drill_helpers_see_a_held_lock(target: DatabaseTarget) -> None:

@@ -30,7 +30,8 @@ from {{ cookiecutter.package_name }}.errors import DatabaseUnavailableError, Mig
 from {{ cookiecutter.package_name }}.migrator import invalid_indexes
 from {{ cookiecutter.package_name }}.migrator.runner import get_migration_status, rollback_migrations, run_migrations
 from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
-from conftest import SOURCE_ROOT, cli, postgres_schema_target, postgres_server, subprocess_env, target_url
+from conftest import SOURCE_ROOT, cli, subprocess_env, target_url
+from helpers_postgresql import postgres_schema_target, postgres_server
 
 FIRST = "0001_create_users_table"
 AVATAR = "0002_add_user_avatar"
@@ -237,9 +238,10 @@ def test_without_bounded_waits_reads_queue_behind_the_alter_until_the_reader_end
 
 
 def waiting_for_a_lock(session: Session) -> int:
+    """Sessions waiting for a lock on this test's users table. Only its own
+    table: other suites running on the same server wait for locks of theirs."""
     rows = session.execute(
-        "SELECT count(*) FROM pg_stat_activity "
-        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        "SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted AND relation = to_regclass('users')"
     )
     return int(rows[0][0])
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.package_name }}.migrator.lint import LintError, find_squawk
-from conftest import SOURCE_ROOT, postgres_schema_target, postgres_server, target_url
+from conftest import SOURCE_ROOT, target_url
+from helpers_postgresql import postgres_schema_target, postgres_server
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 FIRST = "0001_create_users_table"

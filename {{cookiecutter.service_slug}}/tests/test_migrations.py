@@ -7,9 +7,7 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.package_name }}.database.session import MissingTable, Session
-{%- if cookiecutter.database != "postgresql" %}, session_scope{% endif %}
 from {{ cookiecutter.package_name }}.database.target import Dialect
-{%- if cookiecutter.database != "postgresql" %}, SqliteTarget{% endif %}
 from {{ cookiecutter.package_name }}.errors import MigrationError
 from {{ cookiecutter.package_name }}.migrator import history
 from {{ cookiecutter.package_name }}.migrator.runner import (
@@ -256,15 +254,3 @@ def test_new_migration_from_the_scaffold_applies_and_rolls_back(
 
     assert applied.applied == ["0002_add_user_avatar"]
     assert rolled_back.rolled_back == ["0002_add_user_avatar"]
-{%- if cookiecutter.database != "postgresql" %}
-
-
-def test_migrating_a_sqlite_file_switches_it_to_wal_for_good(tmp_path: Path) -> None:
-    target = SqliteTarget(path=str(tmp_path / "wal.db"))
-    with session_scope(target) as session:
-        run_migrations(session)
-
-    with session_scope(target) as reopened:
-        assert reopened.execute("PRAGMA journal_mode") == [("wal",)]
-        assert reopened.execute("PRAGMA foreign_keys") == [(1,)]
-{%- endif %}

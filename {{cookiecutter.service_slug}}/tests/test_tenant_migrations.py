@@ -43,6 +43,8 @@ from {{ cookiecutter.package_name }}.tenants.schemas import (
 )
 from conftest import cli, subprocess_env, target_url
 
+pytest_plugins = ["helpers_tenants"]
+
 FIRST = "0001_create_users_table"
 NewTenantId = Callable[[str], str]
 

@@ -15,6 +15,8 @@ from {{ cookiecutter.package_name }}.tenants.runner import create_tenant
 from {{ cookiecutter.package_name }}.tenants.schemas import InvalidTenantIdError, UnknownTenantError, tenant_session
 from {{ cookiecutter.package_name }}.users import UserRepository
 
+pytest_plugins = ["helpers_tenants"]
+
 NewTenantId = Callable[[str], str]
 
 

@@ -7,21 +7,17 @@ reports in one line before exiting non-zero.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
+import pkgutil
+from collections.abc import Callable
+from typing import cast
 
 from .config import Settings
-{%- if cookiecutter.database != "sqlite" %}
-from .database.postgresql import PostgresSession, check_pool_fits
-{%- endif %}
 from .database.session import session_scope
-{%- if cookiecutter.tenancy == "schema-per-tenant" %}
-from .database.target import PostgresTarget
-{%- endif %}
-from .errors import ConfigError{% if cookiecutter.tenancy == "schema-per-tenant" %}, MigrationError{% endif %}
+from .errors import ConfigError
 from .migrator.runner import pending_migrations, run_migrations
-{%- if cookiecutter.tenancy == "schema-per-tenant" %}
-from .tenants.runner import run_all_tenant_migrations
-{%- endif %}
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +32,7 @@ def prepare_database(settings: Settings) -> list[str]:
     with session_scope(settings.database, wait=settings.connect_timeout) as session:
         session.execute("SELECT 1")
         log.info("Database connected (%s)", settings.database.describe())
-{%- if cookiecutter.database != "sqlite" %}
-        if isinstance(session, PostgresSession):
-            check_pool_fits(session, settings.pool_min)
-{%- endif %}
+        session.check_pool_fits(settings.pool_min)
         if not settings.auto_migrate:
             pending = pending_migrations(session)
             if pending:
@@ -57,35 +50,20 @@ def prepare_database(settings: Settings) -> list[str]:
             on_drift=settings.on_drift,
         )
         log.info("Database migrations completed (count: %d)", len(result.applied))
-{%- if cookiecutter.tenancy == "schema-per-tenant" %}
-    if settings.auto_migrate_tenants and isinstance(settings.database, PostgresTarget):
-        migrate_tenants(settings, settings.database)
-{%- endif %}
+    for step in _steps_after_shared_schema():
+        step(settings)
     return result.applied
-{%- if cookiecutter.tenancy == "schema-per-tenant" %}
 
 
-def migrate_tenants(settings: Settings, target: PostgresTarget) -> None:
-    """Every tenant schema, after the shared one; any failed tenant stops the start."""
-    log.info("Running tenant migrations")
-    report = run_all_tenant_migrations(
-        target,
-        concurrency=settings.tenant_migration_concurrency,
-        lock_timeout=settings.migration_lock_timeout,
-        lock_retry=settings.lock_retry,
-        on_drift=settings.on_drift,
-    )
-    log.info(
-        "Tenant migrations completed (tenants: %d, migrated: %d, failed: %d)",
-        len(report.results),
-        len(report.migrated),
-        len(report.failed),
-    )
-    if report.failed:
-        shown = ", ".join(f"{r.tenant_id} ({r.error})" for r in report.failed[:3])
-        more = f" and {len(report.failed) - 3} more" if len(report.failed) > 3 else ""
-        raise MigrationError(
-            f"{len(report.failed)} tenant(s) failed to migrate: {shown}{more} "
-            "(make tenants-status lists them; AUTO_MIGRATE_TENANTS=false starts without tenants)"
-        )
-{%- endif %}
+def _steps_after_shared_schema() -> list[Callable[[Settings], None]]:
+    """A folder of this package with a `startup` module adds a step of its own,
+    run after the shared schema has migrated: its `after_shared_schema(settings)`.
+    The generated project has only the folders it uses."""
+    root = importlib.import_module(__package__ or __name__)
+    steps = []
+    for folder in sorted(info.name for info in pkgutil.iter_modules(root.__path__) if info.ispkg):
+        name = f"{root.__name__}.{folder}.startup"
+        if importlib.util.find_spec(name) is not None:
+            module = importlib.import_module(name)
+            steps.append(cast(Callable[[Settings], None], module.after_shared_schema))
+    return steps

@@ -1,8 +1,9 @@
 """The tenant commands of the command line (schema-per-tenant services).
 
-`migrate` runs the shared schema, then every tenant through `migrate_tenants`
-here; the other tenant commands are registered by `add_tenant_commands`.
-Tenant commands need PostgreSQL: on a SQLite DATABASE_URL they say so.
+`extend` adds the tenant commands, gives rollback, status, list and
+accept-migration a `--tenant` option, and makes `migrate` (and its dry run)
+go on to every tenant after the shared schema. Tenant commands need
+PostgreSQL: on a SQLite DATABASE_URL they say so.
 """
 
 from __future__ import annotations
@@ -22,14 +23,23 @@ from ..tenants.pending import summarize
 from ..tenants.runner import (
     TenantResult,
     accept_change_in_all_tenants,
+    accept_tenant_change,
     create_tenant,
+    get_tenant_migration_status,
+    rollback_tenant_migrations,
     run_all_tenant_migrations,
     run_tenant_migrations,
 )
 from ..tenants.schemas import postgres_only
-
-Command = Callable[[argparse.Namespace, Settings], int]
-AddCommand = Callable[[str, Command, str], argparse.ArgumentParser]
+from .commands import (
+    Command,
+    Commands,
+    accepted_line,
+    connected,
+    print_listing,
+    print_rollback,
+    print_status,
+)
 
 # How many tenant names a summary prints before it only counts the rest.
 SHOWN = 20
@@ -49,7 +59,7 @@ def shared_session(settings: Settings) -> AbstractContextManager[Session]:
     return session_scope(postgres_target(settings), wait=settings.connect_timeout)
 
 
-def migrate_tenants(settings: Settings, concurrency: int | None = None) -> int:
+def report_tenant_migrations(settings: Settings, concurrency: int | None = None) -> int:
     """Migrate every registered tenant; print a summary; 1 if any tenant failed."""
     target = postgres_target(settings)
     progress = Progress("Migrating tenants")
@@ -95,7 +105,7 @@ def migrate_tenant(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def migrate_all(args: argparse.Namespace, settings: Settings) -> int:
-    return migrate_tenants(settings, args.concurrency)
+    return report_tenant_migrations(settings, args.concurrency)
 
 
 def tenants_status(_: argparse.Namespace, settings: Settings) -> int:
@@ -128,18 +138,94 @@ def accept_in_tenants(settings: Settings, name: str) -> None:
     _print_names(accepted)
 
 
-def add_tenant_commands(add: AddCommand) -> None:
-    add("tenant-create", tenant_create, "register a tenant, create its schema and migrate it").add_argument(
+def extend(commands: Commands) -> None:
+    commands.add(
+        "tenant-create", tenant_create, "register a tenant, create its schema and migrate it"
+    ).add_argument("tenant")
+    commands.add("migrate-tenant", migrate_tenant, "apply pending migrations to one tenant").add_argument(
         "tenant"
     )
-    add("migrate-tenant", migrate_tenant, "apply pending migrations to one tenant").add_argument("tenant")
-    add("migrate-tenants", migrate_all, "apply pending migrations to every tenant").add_argument(
+    commands.add("migrate-tenants", migrate_all, "apply pending migrations to every tenant").add_argument(
         "--concurrency",
         type=int,
         default=None,
         help="connections at once, 1 or more (TENANT_MIGRATION_CONCURRENCY)",
     )
-    add("tenants", tenants_status, "summarize every tenant's migration state")
+    commands.add("tenants", tenants_status, "summarize every tenant's migration state")
+    for name in ("rollback", "status", "list", "accept-migration"):
+        commands.parser(name).add_argument("--tenant", help="a tenant's schema instead of the shared one")
+    commands.wrap("migrate", _then_every_tenant)
+    commands.wrap("accept-migration", _accept_in_tenants_too)
+    commands.wrap("rollback", _or_in_one_tenant(_roll_back_tenant))
+    commands.wrap("status", _or_in_one_tenant(_tenant_status))
+    commands.wrap("list", _or_in_one_tenant(_tenant_listing))
+
+
+def _then_every_tenant(migrate: Command) -> Command:
+    """The shared schema first, then every tenant (SQLite has no tenants)."""
+
+    def migrate_shared_then_tenants(args: argparse.Namespace, settings: Settings) -> int:
+        code = migrate(args, settings)
+        if code != 0 or not isinstance(settings.database, PostgresTarget):
+            return code
+        if args.dry_run:
+            with shared_session(settings) as session:
+                print_tenant_plan(session)
+            return 0
+        return report_tenant_migrations(settings)
+
+    return migrate_shared_then_tenants
+
+
+def _accept_in_tenants_too(accept: Command) -> Command:
+    def accept_here_and_in_tenants(args: argparse.Namespace, settings: Settings) -> int:
+        if args.tenant:
+            with connected(settings) as session:
+                checksum = accept_tenant_change(session, args.tenant, args.name)
+            print(accepted_line(args.name, checksum, f"tenant {args.tenant}"))
+            return 0
+        code = accept(args, settings)
+        if isinstance(settings.database, PostgresTarget):
+            accept_in_tenants(settings, args.name)
+        return code
+
+    return accept_here_and_in_tenants
+
+
+def _or_in_one_tenant(in_tenant: Command) -> Callable[[Command], Command]:
+    """With --tenant, the command runs on that tenant's schema instead."""
+
+    def wrapper(shared: Command) -> Command:
+        def shared_or_tenant(args: argparse.Namespace, settings: Settings) -> int:
+            return in_tenant(args, settings) if args.tenant else shared(args, settings)
+
+        return shared_or_tenant
+
+    return wrapper
+
+
+def _roll_back_tenant(args: argparse.Namespace, settings: Settings) -> int:
+    with connected(settings) as session:
+        result = rollback_tenant_migrations(
+            session,
+            args.tenant,
+            lock_timeout=settings.migration_lock_timeout,
+            lock_retry=settings.lock_retry,
+            all_batches=args.all,
+        )
+    return print_rollback(result)
+
+
+def _tenant_status(args: argparse.Namespace, settings: Settings) -> int:
+    with connected(settings) as session:
+        state = get_tenant_migration_status(session, args.tenant)
+    return print_status(state, settings, scope=f"Tenant: {args.tenant}")
+
+
+def _tenant_listing(args: argparse.Namespace, settings: Settings) -> int:
+    with connected(settings) as session:
+        state = get_tenant_migration_status(session, args.tenant)
+    return print_listing(state)
 
 
 def _report_one(result: TenantResult) -> int:

@@ -143,6 +143,26 @@ class PostgresSession:
     def in_transaction(self) -> bool:
         return self._connection.info.transaction_status != TransactionStatus.IDLE
 
+    def check_pool_fits(self, pool_min: int) -> None:
+        """Refuse a pool the server can never fill, before the web server starts.
+
+        The pool opens DB_POOL_MIN connections at start; beyond the server's free
+        slots it would wait for DB_CONNECT_TIMEOUT and then stop the start from
+        inside the web server, with a traceback instead of a reason."""
+        [(limit, reserved, in_use)] = self.execute(
+            "SELECT current_setting('max_connections')::int,"
+            " current_setting('superuser_reserved_connections')::int,"
+            " (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')"
+        )
+        # This session's own connection is counted in use, and closes before the pool opens.
+        free = limit - reserved - in_use + 1
+        if pool_min > free:
+            raise ConfigError(
+                f"DB_POOL_MIN={pool_min} needs more connections than the server has free ({free} of "
+                f"max_connections {limit}, {reserved} reserved, {in_use - 1} in use by others); "
+                "lower DB_POOL_MIN or raise the server's max_connections"
+            )
+
     def explain(self, error: BaseException) -> str:
         return first_line(error)
 
@@ -355,24 +375,3 @@ def _reason(error: psycopg.Error, target: PostgresTarget) -> str:
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     reason = lines[-1] if lines else type(error).__name__
     return reason.replace(target.password, "***") if target.password else reason
-
-
-def check_pool_fits(session: PostgresSession, pool_min: int) -> None:
-    """Refuse a pool the server can never fill, before the web server starts.
-
-    The pool opens DB_POOL_MIN connections at start; beyond the server's free
-    slots it would wait for DB_CONNECT_TIMEOUT and then stop the start from
-    inside the web server, with a traceback instead of a reason."""
-    [(limit, reserved, in_use)] = session.execute(
-        "SELECT current_setting('max_connections')::int,"
-        " current_setting('superuser_reserved_connections')::int,"
-        " (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')"
-    )
-    # This session's own connection is counted in use, and closes before the pool opens.
-    free = limit - reserved - in_use + 1
-    if pool_min > free:
-        raise ConfigError(
-            f"DB_POOL_MIN={pool_min} needs more connections than the server has free ({free} of "
-            f"max_connections {limit}, {reserved} reserved, {in_use - 1} in use by others); "
-            "lower DB_POOL_MIN or raise the server's max_connections"
-        )

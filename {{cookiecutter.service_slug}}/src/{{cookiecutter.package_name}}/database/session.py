@@ -58,6 +58,10 @@ class Session(Protocol):
         may wait up to `timeout` s for a lock), for the retry's log line."""
         ...
 
+    def check_pool_fits(self, pool_min: int) -> None:
+        """Refuse, in one line, a pool of `pool_min` connections the server could never open."""
+        ...
+
     def explain(self, error: BaseException) -> str:
         """A driver error in one line, naming the database where the driver does not."""
         ...

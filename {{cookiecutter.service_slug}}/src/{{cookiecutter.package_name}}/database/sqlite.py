@@ -118,6 +118,9 @@ class SqliteSession:
         """SQLite has no lock timeouts to retry: a writer waits `busy_timeout`."""
         return nullcontext(LockWaitWatch())
 
+    def check_pool_fits(self, pool_min: int) -> None:
+        """A SQLite file has no connection limit, and the app opens no pool."""
+
     def explain(self, error: BaseException) -> str:
         reason = first_line(error)
         if reason == "database is locked":

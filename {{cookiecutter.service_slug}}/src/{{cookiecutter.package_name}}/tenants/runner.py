@@ -36,6 +36,7 @@ from ..database.target import PostgresTarget
 from ..errors import ConfigError, ServiceError, first_line
 from ..log_context import current_tenant, tenant_context
 from ..migrator import history
+from ..migrator.applying import ms_since
 from ..migrator.drift import DriftPolicy, accept_change
 from ..migrator.runner import (
     DEFAULT_LOCK_RETRY,
@@ -44,7 +45,6 @@ from ..migrator.runner import (
     RollbackResult,
     apply_pending,
     get_migration_status,
-    ms_since,
     rollback_migrations,
     run_migrations,
 )

@@ -53,7 +53,7 @@ def _backend_class() -> type[Any]:
 
         def cursor(self) -> Any:
             # A migration that runs outside a transaction retries each
-            # statement on its own (see runner._apply_without_transaction).
+            # statement on its own (see applying._apply_without_transaction).
             cursor = super().cursor()
             runner = self.statement_runner
             return cursor if runner is None else _RunnerCursor(cursor, runner)

@@ -1,0 +1,238 @@
+"""The core commands: migrate, roll back, status, new files, seeds, serve.
+
+Each command takes the parsed arguments and the settings, prints what it did,
+and returns the exit code. Extensions (see main.py) add commands of their own
+through `Commands`, and may wrap a core command's handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+
+from ..config import Settings
+from ..database.session import Session, session_scope
+from ..migrator.drift import DriftError, accept_change, drift_message, find_drift
+from ..migrator.plan import Plan, plan_migrations
+from ..migrator.runner import (
+    MigrationStatus,
+    RollbackResult,
+    get_migration_status,
+    rollback_migrations,
+    run_migrations,
+)
+from ..migrator.scaffold import make_migration, make_seed
+from ..progress import Progress
+from ..seed_runner import run_seeds, seeds_directory
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+class Commands:
+    """The subcommands being built: add one, reach its parser, or wrap its handler."""
+
+    def __init__(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+        self._subparsers = subparsers
+        self._parsers: dict[str, argparse.ArgumentParser] = {}
+
+    def add(
+        self, name: str, handler: Command, help_text: str, aliases: Sequence[str] = ()
+    ) -> argparse.ArgumentParser:
+        parser = self._subparsers.add_parser(name, help=help_text, aliases=list(aliases))
+        parser.set_defaults(handler=handler)
+        self._parsers[name] = parser
+        return parser
+
+    def parser(self, name: str) -> argparse.ArgumentParser:
+        return self._parsers[name]
+
+    def wrap(self, name: str, wrapper: Callable[[Command], Command]) -> None:
+        """Replace the command's handler with `wrapper(handler)`."""
+        parser = self._parsers[name]
+        parser.set_defaults(handler=wrapper(parser.get_default("handler")))
+
+
+def add_core_commands(commands: Commands) -> None:
+    commands.add(
+        "migrate", migrate, "apply pending migrations as one batch", aliases=["migrate-latest"]
+    ).add_argument("--dry-run", action="store_true", help="print the SQL that would run; change nothing")
+    commands.add(
+        "accept-migration", accept, "record an applied migration's changed file as intended"
+    ).add_argument("name")
+    commands.add("rollback", rollback, "undo the last batch of migrations").add_argument(
+        "--all", action="store_true", help="undo every batch"
+    )
+    commands.add("status", status, "show completed and pending migrations")
+    commands.add("list", list_migrations, "list every migration with its state")
+    commands.add("make-migration", new_migration, "create a migration and its rollback file").add_argument(
+        "name"
+    )
+    commands.add("make-seed", new_seed, "create a seed file").add_argument("name")
+    commands.add("seed", seed, "run the seed files (not in production)")
+    commands.add("serve", serve, "migrate (when AUTO_MIGRATE is on), then serve HTTP")
+
+
+def connected(settings: Settings) -> AbstractContextManager[Session]:
+    """A session on the configured database, waiting DB_CONNECT_TIMEOUT for it."""
+    return session_scope(settings.database, wait=settings.connect_timeout)
+
+
+def migrate(args: argparse.Namespace, settings: Settings) -> int:
+    with connected(settings) as session:
+        if args.dry_run:
+            print_plan(plan_migrations(session), settings)
+            return 0
+        check_drift(session, settings)
+        result = run_migrations(
+            session,
+            lock_timeout=settings.migration_lock_timeout,
+            lock_retry=settings.lock_retry,
+            on_drift="ignore",
+        )
+    if not result.applied:
+        print(f"Nothing to migrate: {settings.database.describe()} is up to date.")
+    else:
+        print(f"Applied {len(result.applied)} migration(s) in batch {result.batch}:")
+        for name in result.applied:
+            print(f"  {name}")
+    return 0
+
+
+def check_drift(session: Session, settings: Settings, action: str = "migrate") -> None:
+    """Applied migrations whose files changed: refused in production, a warning elsewhere."""
+    drift = find_drift(session)
+    if not drift:
+        return
+    if settings.is_production:
+        raise DriftError(f"refusing to {action} in production: {drift_message(drift)}")
+    print(f"warning: {drift_message(drift)}", file=sys.stderr)
+
+
+def print_plan(plan: Plan, settings: Settings) -> None:
+    print(f"Dry run on {settings.database.describe()}: nothing is changed.")
+    if not plan.migrations:
+        print("Nothing to migrate.")
+        return
+    for migration in plan.migrations:
+        print(f"\n-- {migration.name} ({migration.path.name})")
+        for statement in migration.statements:
+            print(statement)
+    print(f"\n{len(plan.migrations)} migration(s) would be applied as batch {plan.batch}.")
+
+
+def accept(args: argparse.Namespace, settings: Settings) -> int:
+    with connected(settings) as session:
+        checksum = accept_change(session, args.name)
+    print(accepted_line(args.name, checksum, settings.database.describe()))
+    return 0
+
+
+def accepted_line(name: str, checksum: str | None, where: str) -> str:
+    if checksum is None:
+        return f"Nothing to accept: {name} matches its file on {where}."
+    return f"Accepted the current content of {name} on {where} (checksum {checksum[:12]})."
+
+
+def rollback(args: argparse.Namespace, settings: Settings) -> int:
+    with connected(settings) as session:
+        check_drift(session, settings, "roll back")
+        result = rollback_migrations(
+            session,
+            lock_timeout=settings.migration_lock_timeout,
+            lock_retry=settings.lock_retry,
+            all_batches=args.all,
+        )
+    return print_rollback(result)
+
+
+def print_rollback(result: RollbackResult) -> int:
+    if not result.rolled_back:
+        print("Nothing to roll back: no migration is applied.")
+        return 0
+    batches = ", ".join(str(batch) for batch in result.batches)
+    print(f"Rolled back {len(result.rolled_back)} migration(s) of batch {batches}:")
+    for name in result.rolled_back:
+        print(f"  {name}")
+    return 0
+
+
+def status(_: argparse.Namespace, settings: Settings) -> int:
+    with connected(settings) as session:
+        state = get_migration_status(session)
+    return print_status(state, settings)
+
+
+def print_status(state: MigrationStatus, settings: Settings, scope: str | None = None) -> int:
+    """The status report; `scope` is a line naming a part of the database (a schema)."""
+    print(f"Database: {settings.database.describe()}")
+    if scope:
+        print(scope)
+    changed = {drift.name: drift.reason for drift in state.drift}
+    print(f"Completed: {len(state.completed)}")
+    for done in state.completed:
+        applied_at = done.applied_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+        mark = f"  DRIFT: file {changed[done.name]} since applied" if done.name in changed else ""
+        print(f"  {done.name}  batch {done.batch}  applied {applied_at}{mark}")
+    print(f"Pending: {len(state.pending)}")
+    for name in state.pending:
+        print(f"  {name}")
+    if state.drift:
+        print(f"Drift: {drift_message(state.drift)}")
+    if state.invalid_indexes:
+        print(f"Invalid indexes: {len(state.invalid_indexes)} (a failed CREATE INDEX CONCURRENTLY left them)")
+        for index in state.invalid_indexes:
+            print(f"  {index.describe()}")
+    return 0
+
+
+def list_migrations(_: argparse.Namespace, settings: Settings) -> int:
+    with connected(settings) as session:
+        state = get_migration_status(session)
+    return print_listing(state)
+
+
+def print_listing(state: MigrationStatus) -> int:
+    for done in state.completed:
+        print(f"[x] {done.name} (batch {done.batch})")
+    for name in state.pending:
+        print(f"[ ] {name} (pending)")
+    return 0
+
+
+def new_migration(args: argparse.Namespace, _: Settings) -> int:
+    for path in make_migration(args.name):
+        print(f"Created {path}")
+    return 0
+
+
+def new_seed(args: argparse.Namespace, _: Settings) -> int:
+    print(f"Created {make_seed(args.name, seeds_directory())}")
+    return 0
+
+
+def seed(_: argparse.Namespace, settings: Settings) -> int:
+    progress = Progress("Running seeds")
+    with connected(settings) as session:
+        names = run_seeds(
+            session,
+            production=settings.is_production,
+            on_start=progress.start,
+            on_done=lambda _: progress.advance(),
+        )
+    progress.finish()
+    print(f"Ran {len(names)} seed(s): {', '.join(names) or 'none'}")
+    return 0
+
+
+def serve(_: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from ..app import create_app, open_app_pool
+    from ..startup import prepare_database
+
+    prepare_database(settings)
+    app = create_app(settings, open_app_pool(settings))
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+    return 0

@@ -1,0 +1,102 @@
+"""What the tests need of PostgreSQL: the test server, a fresh schema per test, URLs.
+
+PostgreSQL tests use TEST_DATABASE_URL (a server where they may create
+schemas); each test gets a schema of its own, dropped afterwards. Without the
+variable they are skipped with the reason, unless REQUIRE_POSTGRES=1, where a
+missing server fails the run.
+
+conftest.make_target and conftest.target_url find this module by the dialect's
+name (helpers_<dialect>.py), as the service finds its dialect's module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from {{ cookiecutter.package_name }}.database.session import open_session, session_scope
+from {{ cookiecutter.package_name }}.database.target import PostgresTarget, parse_database_url
+from {{ cookiecutter.package_name }}.errors import ServiceError
+
+# The failure drills' slow step (see drills.py): the sleep carries a token of its
+# own, so that a drill can find its runner inside the sleep even when other tests
+# sleep on the same server.
+SLEEP_SQL = "SELECT pg_sleep((SELECT seconds FROM drill_knob)) /* {token} */;"
+
+
+def postgres_server() -> PostgresTarget:
+    """The server named by TEST_DATABASE_URL, or a skip (a failure when required)."""
+    required = os.environ.get("REQUIRE_POSTGRES") == "1"
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    if not url:
+        reason = "TEST_DATABASE_URL is unset: PostgreSQL tests need a server"
+        if required:
+            pytest.fail(f"REQUIRE_POSTGRES=1 but {reason}")
+        pytest.skip(reason)
+    target = parse_database_url(url)
+    assert isinstance(target, PostgresTarget), "TEST_DATABASE_URL must be a postgresql:// URL"
+    return target
+
+
+@contextmanager
+def postgres_schema_target(server: PostgresTarget) -> Iterator[PostgresTarget]:
+    """A fresh, empty schema on `server`, as the only schema on the search path."""
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    try:
+        admin = open_session(server)
+    except ServiceError as error:
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"REQUIRE_POSTGRES=1 but PostgreSQL is unreachable: {error}")
+        pytest.skip(f"PostgreSQL is unreachable: {error}")
+    try:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+        yield replace(server, params={**server.params, "options": f"-c search_path={schema}"})
+    finally:
+        admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        admin.close()
+
+
+@contextmanager
+def fresh_target(tmp_path: Path) -> Iterator[PostgresTarget]:
+    """A fresh, empty schema on the test server, dropped afterwards."""
+    with postgres_schema_target(postgres_server()) as target:
+        yield target
+
+
+def url(target: PostgresTarget) -> str:
+    """A DATABASE_URL for `target`, to hand to a subprocess."""
+    query = urlencode(dict(target.params))
+    return f"postgresql://{target.user}:{target.password}@{target.host}:{target.port}/{target.dbname}?{query}"
+
+
+def write_drill_migration(directory: Path, name: str) -> None:
+    """The drill's slow migration: `pg_sleep` inside PostgreSQL holds the lock for a known time."""
+    sleep = SLEEP_SQL.format(token=_sleep_token(directory))
+    (directory / f"{name}.sql").write_text(
+        f"CREATE TABLE drill_half (id INTEGER);\n{sleep}\nCREATE TABLE drill_done (id INTEGER);\n"
+    )
+    (directory / f"{name}.rollback.sql").write_text("DROP TABLE drill_done;\nDROP TABLE drill_half;\n")
+
+
+def inside_the_drill_sleep(target: PostgresTarget, directory: Path, name: str) -> bool:
+    """Whether a runner is inside the sleep of the drill migration in `directory` right now."""
+    with session_scope(target) as probe:
+        rows = probe.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND strpos(query, %s) > 0 "
+            "AND pid <> pg_backend_pid()",
+            (_sleep_token(directory),),
+        )
+    return bool(rows[0][0])
+
+
+def _sleep_token(directory: Path) -> str:
+    """Unique to the test (its folder's absolute path includes pytest's run)."""
+    return "drill " + hashlib.sha256(str(directory).encode()).hexdigest()[:16]

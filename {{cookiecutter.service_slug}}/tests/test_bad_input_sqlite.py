@@ -1,0 +1,78 @@
+"""Bad input and bad conditions on SQLite: one clear line naming what was wrong,
+exit 1, nothing lost, never a password. The migration guide's troubleshooting
+table lists the same errors; the others are in test_cli, test_config and
+test_migrations."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from conftest import cli
+
+
+@contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """The file cannot be written, even by root (who ignores permission bits)."""
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+        yield
+        path.chmod(0o644)
+        return
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", str(path)], check=False).returncode != 0:
+        reason = "cannot make a file read-only for root here (no chattr +i)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run this check, but {reason}")
+        pytest.skip(reason)
+    try:
+        yield
+    finally:
+        subprocess.run([chattr, "-i", str(path)], check=True)
+
+
+def test_a_read_only_sqlite_file_is_refused_and_kept(tmp_path: Path) -> None:
+    database = tmp_path / "service.db"
+    url = f"sqlite:///{database}"
+    assert cli("migrate", DATABASE_URL=url).returncode == 0
+    assert cli("rollback", DATABASE_URL=url).returncode == 0
+    before = database.read_bytes()
+
+    with read_only(database):
+        result = cli("migrate", DATABASE_URL=url)
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: cannot migrate {url}: the file is read-only "
+        "(check its permissions and the volume it is on); nothing was changed"
+    ]
+    assert database.read_bytes() == before
+
+
+def test_a_file_that_is_not_a_database_is_named_in_one_line(tmp_path: Path) -> None:
+    database = tmp_path / "notes.db"
+    database.write_text("meeting notes, not a database\n" * 20)
+    before = database.read_bytes()
+
+    for command in ("status", "migrate"):
+        result = cli(command, DATABASE_URL=f"sqlite:///{database}")
+
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines() == [
+            f"error: cannot open sqlite:///{database}: file is not a database"
+        ]
+    assert database.read_bytes() == before
+
+
+def test_serving_an_in_memory_database_is_refused_in_one_line() -> None:
+    result = cli("serve", DATABASE_URL="sqlite:///:memory:")
+
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: DATABASE_URL sqlite:///:memory: cannot serve: "), line

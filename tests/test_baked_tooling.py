@@ -114,6 +114,22 @@ def test_docs_speak_of_the_options_chosen_and_only_of_them(tmp_path: Path, answe
 
 
 @pytest.mark.parametrize("answers", SUPPORTED_COMBINATIONS)
+def test_a_single_tenant_service_has_no_tenant_code(tmp_path: Path, answers: dict[str, str]) -> None:
+    """The tenant code lives in files the hook prunes; the rest never names tenants."""
+    project = bake(tmp_path, answers)
+    naming = sorted(
+        str(path.relative_to(project))
+        for path in (project / "src").rglob("*.py")
+        if "tenant" in path.read_text(encoding="utf-8").lower()
+    )
+
+    if answers["tenancy"] == "single":
+        assert naming == []
+    else:
+        assert naming, "a schema-per-tenant service has its tenant code"
+
+
+@pytest.mark.parametrize("answers", SUPPORTED_COMBINATIONS)
 def test_only_postgresql_services_have_the_migration_linter(tmp_path: Path, answers: dict[str, str]) -> None:
     project = bake(tmp_path, answers)
     files = (

@@ -22,7 +22,8 @@ from {{ cookiecutter.package_name }}.database.postgresql import PostgresSession,
 from {{ cookiecutter.package_name }}.database.session import session_scope
 from {{ cookiecutter.package_name }}.database.target import PostgresTarget
 from {{ cookiecutter.package_name }}.errors import MigrationError
-from {{ cookiecutter.package_name }}.logging_setup import TenantContextFilter
+from {{ cookiecutter.package_name }}.log_context import LogContextFilter
+from {{ cookiecutter.package_name }}.migrator.applying import NotTransactionalError
 from {{ cookiecutter.package_name }}.migrator.runner import run_migrations
 from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
 from {{ cookiecutter.package_name }}.tenants import runner as tenant_runner
@@ -139,6 +140,27 @@ def test_injection_attempts_are_refused_by_every_entry_point_and_change_nothing(
     assert schema_names(shared) == before
     # Refused before anything touched the database: not even the registry exists.
     assert shared.execute("SELECT to_regclass('_tenant_registry')") == [(None,)]
+
+
+def test_a_non_transactional_migration_refuses_tenant_creation_and_leaves_nothing(
+    shared: PostgresSession, new_tenant_id: NewTenantId, source: MigrationSource
+) -> None:
+    add_migration(
+        source,
+        "0002_index_users_email_concurrently",
+        "-- transactional: false\nCREATE INDEX CONCURRENTLY IF NOT EXISTS users_email_idx ON users (email);",
+        "-- transactional: false\nDROP INDEX CONCURRENTLY IF EXISTS users_email_idx;",
+    )
+    acme = new_tenant_id("acme")
+
+    with pytest.raises(NotTransactionalError) as raised:
+        create_tenant(shared, acme, source)
+
+    message = str(raised.value)
+    assert "0002_index_users_email_concurrently.sql is marked `transactional: false`" in message
+    assert message.endswith("(creating a tenant is one transaction: create tenants before adding it)")
+    assert f"tenant_{acme}" not in schema_names(shared)
+    assert acme not in registry(shared)
 
 
 def test_a_failing_tenant_does_not_stop_the_others_and_a_rerun_migrates_only_it(
@@ -441,7 +463,7 @@ def test_migration_log_lines_name_their_tenant(
     caplog.set_level(logging.DEBUG, logger="{{ cookiecutter.package_name }}")
     # As configure_logging does: the filter runs where the line is logged, in
     # each worker thread, and reads that thread's tenant.
-    caplog.handler.addFilter(TenantContextFilter())
+    caplog.handler.addFilter(LogContextFilter())
 
     run_all_tenant_migrations(shared_target, concurrency=2)
 

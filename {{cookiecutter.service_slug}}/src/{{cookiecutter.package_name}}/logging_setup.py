@@ -8,28 +8,16 @@ import sys
 from datetime import UTC, datetime
 
 from .config import Settings
-from .log_context import current_tenant
+from .log_context import LogContextFilter
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
-# Fields a log line carries when its work has them: which migration, in which
-# batch, for which tenant, and how long it took.
-CONTEXT_FIELDS = ("migration", "batch", "tenant", "duration_ms")
-
-
-class TenantContextFilter(logging.Filter):
-    """Adds the tenant being worked on (log_context) to every record."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        tenant = current_tenant.get()
-        if tenant is not None and not hasattr(record, "tenant"):
-            record.tenant = tenant
-        return True
-
-
 def context_of(record: logging.LogRecord) -> dict[str, object]:
-    return {field: getattr(record, field) for field in CONTEXT_FIELDS if hasattr(record, field)}
+    """The fields a log line carries when its work has them: which migration,
+    in which batch, those of the log context, and how long it took."""
+    names = ("migration", "batch", *getattr(record, "context_fields", ()), "duration_ms")
+    return {name: getattr(record, name) for name in names if hasattr(record, name)}
 
 
 class TextFormatter(logging.Formatter):
@@ -58,7 +46,7 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter(TEXT_FORMAT))
-    handler.addFilter(TenantContextFilter())
+    handler.addFilter(LogContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)

@@ -1,4 +1,4 @@
-"""Progress of a long run (tenants, seeds): a bar on a terminal, log lines otherwise.
+"""Progress of a long run (many schemas, seeds): a bar on a terminal, log lines otherwise.
 
 On a terminal the bar redraws one line on stderr. Elsewhere (CI, a container's
 log) a line is logged every `interval` seconds and at the end, so a log

@@ -98,7 +98,7 @@ class _Attempt:
 class _Scheduler:
     """One thread for the whole process looks at every watched attempt when
     it is due. An attempt costs a heap push, not a thread: migrating a
-    thousand tenants starts no thread per migration. An attempt that ends is
+    thousand schemas starts no thread per migration. An attempt that ends is
     only marked over, and dropped when its turn comes."""
 
     def __init__(self) -> None:

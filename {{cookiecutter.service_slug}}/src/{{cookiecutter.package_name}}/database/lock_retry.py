@@ -78,7 +78,7 @@ class LockRetryPolicy:
 
 @lru_cache(maxsize=64)
 def _schedule(max_timeout: float, window: float) -> tuple[Attempt, ...]:
-    """Computed once per policy (a thousand tenants share one)."""
+    """Computed once per policy (a thousand schemas migrated share one)."""
     if max_timeout <= 0:
         return (Attempt(0.0, 0.0),)
     window = min(window, LONGEST_WINDOW)

@@ -47,7 +47,7 @@ TRANSIENT_PHRASES = (
 )
 
 # One advisory lock per database and schema: replicas migrating the same schema
-# queue up, while tenants in different schemas never block each other. A
+# queue up, while migrations of different schemas never block each other. A
 # session-level advisory lock is released by the server when the session ends,
 # so a killed process cannot leave it behind (unlike a lock row).
 LOCK_KEY_SQL = "hashtextextended('migrations:' || coalesce(current_schema(), ''), 0)"

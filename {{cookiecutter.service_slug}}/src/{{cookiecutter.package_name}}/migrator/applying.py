@@ -27,6 +27,10 @@ from .yoyo_adapter import LoadedMigration, MigrationBackend
 log = logging.getLogger(__name__)
 
 
+class NotTransactionalError(MigrationError):
+    """A `transactional: false` migration met a transaction the caller had opened."""
+
+
 @dataclass(frozen=True)
 class Step:
     """One migration to apply or roll back, and where."""
@@ -58,18 +62,16 @@ def apply_step(step: Step, log_level: int, *, create_history: bool) -> None:
     log.log(log_level, "Applying migration %s (batch %d)", name, batch, extra=step.context)
     started = time.perf_counter()
     migration = step.source.load(name)
-    # Inside a caller's transaction (a tenant being created) a failed step must
-    # roll back to its savepoint, so that the lock can still be released.
+    # Inside a transaction the caller opened (a schema being created with its
+    # migrations), a failed step must roll back to its savepoint, so that the
+    # lock can still be released; yoyo nests each migration in a savepoint there.
     in_callers_transaction = backend.in_transaction
     backend.use_savepoints(in_callers_transaction or migration.ignores_errors)
     checksum = step.source.checksum(name)
-    # yoyo's own flag: set when the caller already opened a transaction (a
-    # tenant being created), where yoyo nests each migration in a savepoint.
     if not migration.transactional and in_callers_transaction:
-        raise MigrationError(
+        raise NotTransactionalError(
             f"migration {shown_path(path)} is marked `transactional: false`, so it cannot run "
-            "inside the single transaction that creates a tenant; create the tenant before "
-            "adding it, or make it transactional"
+            "inside the caller's single transaction; make it transactional"
         )
 
     def attempt(timeout: float) -> None:
@@ -85,7 +87,7 @@ def apply_step(step: Step, log_level: int, *, create_history: bool) -> None:
                 step, migration, path, checksum, started, create_history=create_history
             )
         elif in_callers_transaction:
-            # A brand-new tenant schema: nobody else holds its tables, and a
+            # A brand-new schema: nobody else holds its tables, and a
             # retry would have to roll back the caller's whole transaction.
             attempt(step.policy().max_timeout)
         else:

@@ -18,7 +18,7 @@ TABLE: Final = "schema_migrations"
 
 CREATE_TABLE: Final = {
     # Bounded VARCHARs keep rows short enough that PostgreSQL creates no TOAST
-    # table: two relations fewer to create in every tenant schema.
+    # table: two relations fewer to create in every schema.
     "postgresql": f"""
         CREATE TABLE IF NOT EXISTS {TABLE} (
             id VARCHAR(255) PRIMARY KEY,

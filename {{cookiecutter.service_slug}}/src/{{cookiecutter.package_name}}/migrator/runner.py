@@ -96,7 +96,7 @@ def run_migrations(
 ) -> MigrationResult:
     """Apply every pending migration as one new batch; each in its own transaction.
 
-    `log_level` is that of the per-migration log lines: migrating many tenants
+    `log_level` is that of the per-migration log lines: migrating many schemas
     logs them at DEBUG and reports progress instead. `on_drift` says what to do
     when an applied migration's file has changed: refuse (production) or warn.
     `lock_retry` bounds each statement's wait for a table lock (lock_retry.py)."""

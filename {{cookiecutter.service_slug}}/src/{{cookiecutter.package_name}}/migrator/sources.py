@@ -142,7 +142,7 @@ def _stamp(path: Path | None) -> tuple[int, int]:
 @lru_cache(maxsize=4096)
 def _checksum(forward: str, _: tuple[int, int], rollback: str, __: tuple[int, int]) -> str:
     """Computed once per file version (the stamps are part of the cache key):
-    drift checks across many tenants then cost no file reads."""
+    drift checks across many schemas then cost no file reads."""
     digest = hashlib.sha256(Path(forward).read_bytes())
     if rollback:
         digest.update(b"\0rollback\0")
@@ -160,7 +160,7 @@ def _header_lock_timeout(path: str, _: tuple[int, int]) -> float | None:
 def _parsed_migration(migration_id: str, path: str, directory: str, checksum: str) -> LoadedMigration:
     """Parse a migration file. The checksum is part of the cache key, so an
     edited file is parsed again; the parsed steps hold no per-connection
-    state, so migrating many tenants shares them."""
+    state, so migrating many schemas shares them."""
     return load_migration(migration_id, path, directory)
 
 

@@ -34,9 +34,9 @@ from ..database.postgresql import PostgresSession, open_postgres_session
 from ..database.session import Session
 from ..database.target import PostgresTarget
 from ..errors import ConfigError, ServiceError, first_line
-from ..log_context import current_tenant, tenant_context
+from ..log_context import log_context
 from ..migrator import history
-from ..migrator.applying import ms_since
+from ..migrator.applying import NotTransactionalError, ms_since
 from ..migrator.drift import DriftPolicy, accept_change
 from ..migrator.runner import (
     DEFAULT_LOCK_RETRY,
@@ -132,7 +132,12 @@ def create_tenant(
         # Created up front so that the runner's first look finds it: inside
         # a transaction, a query on a missing table would abort everything.
         history.ensure_table(shared)
-        result = run_migrations(shared, _source(source), lock_timeout=lock_timeout, lock_retry=lock_retry)
+        try:
+            result = run_migrations(shared, _source(source), lock_timeout=lock_timeout, lock_retry=lock_retry)
+        except NotTransactionalError as error:
+            raise NotTransactionalError(
+                f"{error} (creating a tenant is one transaction: create tenants before adding it)"
+            ) from None
         created = TenantResult(tenant_id, "applied", tuple(result.applied), None, ms_since(started))
         shared.execute("SELECT set_config('search_path', %s, true)", (shared_path,))
         registry.record_outcomes(shared, [_outcome(created)])
@@ -153,7 +158,7 @@ def run_tenant_migrations(
 ) -> TenantResult:
     """Migrate one registered tenant; a migration failure is returned, not raised."""
     shared = _registered(session, tenant_id)
-    with tenant_context(tenant_id), tenant_search_path(shared, tenant_id):
+    with log_context(tenant=tenant_id), tenant_search_path(shared, tenant_id):
         result = _migrate_in_schema(shared, tenant_id, _source(source), lock_timeout, lock_retry, on_drift)
     registry.record_outcomes(shared, [_outcome(result)])
     return result
@@ -170,7 +175,7 @@ def rollback_tenant_migrations(
 ) -> RollbackResult:
     """Undo the tenant's last batch (or all of them); other tenants are untouched."""
     shared = _registered(session, tenant_id)
-    with tenant_context(tenant_id), tenant_search_path(shared, tenant_id):
+    with log_context(tenant=tenant_id), tenant_search_path(shared, tenant_id):
         return rollback_migrations(
             shared, _source(source), lock_timeout=lock_timeout, all_batches=all_batches, lock_retry=lock_retry
         )
@@ -318,18 +323,17 @@ class _Workers:
     def _run(self, tenant_id: str) -> TenantResult:
         started = time.perf_counter()
         session = self._idle.get()
-        token = current_tenant.set(tenant_id)
-        try:
-            if session is None or session.connection.broken:
-                session = open_postgres_session(self._target)
-                self._opened.append(session)
-            enter_tenant_schema(session, tenant_id)
-            return self._migrate(session, tenant_id)
-        except (ServiceError, psycopg.Error) as error:
-            return _failed(tenant_id, error, started)
-        finally:
-            current_tenant.reset(token)
-            self._idle.put(session)
+        with log_context(tenant=tenant_id):
+            try:
+                if session is None or session.connection.broken:
+                    session = open_postgres_session(self._target)
+                    self._opened.append(session)
+                enter_tenant_schema(session, tenant_id)
+                return self._migrate(session, tenant_id)
+            except (ServiceError, psycopg.Error) as error:
+                return _failed(tenant_id, error, started)
+            finally:
+                self._idle.put(session)
 
 
 def _migrate_in_schema(

@@ -169,7 +169,7 @@ def backend_for(session: Session) -> MigrationBackend:
     if backend is None:
         dialect = cast(DialectBackends, importlib.import_module(f".{session.dialect}", __name__))
         backend = _BACKENDS[session] = MigrationBackend(dialect.adopt(session))
-    # Inside a transaction the caller opened (creating a tenant), yoyo must
+    # Inside a transaction the caller opened (creating a schema), yoyo must
     # nest the migration in a savepoint so that everything commits together.
     backend._backend._in_transaction = session.in_transaction
     return backend

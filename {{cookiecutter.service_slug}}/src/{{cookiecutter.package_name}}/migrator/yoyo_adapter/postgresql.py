@@ -23,7 +23,7 @@ def _backend_class() -> type[Any]:
     """Built once. yoyo opens a connection of its own per backend and probes
     the server each time, and appends the driver's error class to a
     module-level list for every backend it creates (which would grow with the
-    tenant count); with the driver set on the class and our connection
+    number of schemas migrated); with the driver set on the class and our connection
     adopted, it does neither."""
     uri = parse_uri("postgresql+psycopg://")
 

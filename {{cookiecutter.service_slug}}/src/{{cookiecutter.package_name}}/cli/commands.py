@@ -101,11 +101,12 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def check_drift(session: Session, settings: Settings, action: str = "migrate") -> None:
-    """Applied migrations whose files changed: refused in production, a warning elsewhere."""
+    """Applied migrations whose files changed: refused or a warning, as the
+    settings decide (Settings.on_drift), before the command changes anything."""
     drift = find_drift(session)
     if not drift:
         return
-    if settings.is_production:
+    if settings.on_drift == "refuse":
         raise DriftError(f"refusing to {action} in production: {drift_message(drift)}")
     print(f"warning: {drift_message(drift)}", file=sys.stderr)
 

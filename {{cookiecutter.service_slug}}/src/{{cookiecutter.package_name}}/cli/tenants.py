@@ -20,8 +20,8 @@ from ..errors import ConfigError
 from ..migrator.sources import MigrationSource
 from ..progress import Progress
 from ..tenants.pending import summarize
+from ..tenants.results import TenantResult
 from ..tenants.runner import (
-    TenantResult,
     accept_change_in_all_tenants,
     accept_tenant_change,
     create_tenant,

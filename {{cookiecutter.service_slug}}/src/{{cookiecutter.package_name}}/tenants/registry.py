@@ -22,6 +22,7 @@ from typing import Final
 from ..database.postgresql import PostgresSession
 from ..database.session import MissingTable, UniqueViolation, as_datetime
 from ..errors import ConfigError
+from .results import TenantResult
 from .schemas import TenantExistsError, tenant_schema
 
 TABLE: Final = "_tenant_registry"
@@ -49,16 +50,6 @@ CREATE_TABLE: Final = f"""
         last_error TEXT NULL,
         last_duration_ms INTEGER NULL
     )"""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one tenant's migration run did, as the registry keeps it."""
-
-    tenant_id: str
-    outcome: str
-    error: str | None
-    duration_ms: int
 
 
 @dataclass(frozen=True)
@@ -148,7 +139,7 @@ def pages(session: PostgresSession, size: int = PAGE_SIZE) -> Iterator[list[str]
         after = page[-1]
 
 
-def record_outcomes(session: PostgresSession, outcomes: Sequence[Outcome]) -> None:
+def record_outcomes(session: PostgresSession, outcomes: Sequence[TenantResult]) -> None:
     """Store the last run's outcome of many tenants in one statement."""
     if not outcomes:
         return

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Final
 
 import psycopg
 from psycopg import sql
@@ -51,7 +51,7 @@ from ..migrator.runner import (
 from ..migrator.sources import MigrationSource
 from . import registry
 from .pending import tenants_with_pending
-from .registry import Outcome
+from .results import TenantResult
 from .schemas import (
     TenantExistsError,
     UnknownTenantError,
@@ -63,26 +63,11 @@ from .schemas import (
     validate_tenant_id,
 )
 
-TenantOutcome = Literal["applied", "up to date", "failed"]
-
 # The API's own default; the service passes TENANT_MIGRATION_CONCURRENCY
 # (config.py: two per core, at most 8; 4 was the fastest of 2, 4 and 8 on 2 cores).
 DEFAULT_CONCURRENCY: Final = 4
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TenantResult:
-    tenant_id: str
-    outcome: TenantOutcome
-    applied: tuple[str, ...] = ()
-    error: str | None = None
-    duration_ms: int = 0
-
-    @property
-    def failed(self) -> bool:
-        return self.outcome == "failed"
 
 
 @dataclass(frozen=True)
@@ -140,7 +125,7 @@ def create_tenant(
             ) from None
         created = TenantResult(tenant_id, "applied", tuple(result.applied), None, ms_since(started))
         shared.execute("SELECT set_config('search_path', %s, true)", (shared_path,))
-        registry.record_outcomes(shared, [_outcome(created)])
+        registry.record_outcomes(shared, [created])
     log.info(
         "Created tenant %s (schema %s) in %d ms", tenant_id, tenant_schema(tenant_id), created.duration_ms
     )
@@ -160,7 +145,7 @@ def run_tenant_migrations(
     shared = _registered(session, tenant_id)
     with log_context(tenant=tenant_id), tenant_search_path(shared, tenant_id):
         result = _migrate_in_schema(shared, tenant_id, _source(source), lock_timeout, lock_retry, on_drift)
-    registry.record_outcomes(shared, [_outcome(result)])
+    registry.record_outcomes(shared, [result])
     return result
 
 
@@ -286,7 +271,7 @@ def _collect(
         for future in done:
             attempted.append(future.result())
             finished(attempted[-1])
-    registry.record_outcomes(shared, [_outcome(result) for result in attempted])
+    registry.record_outcomes(shared, attempted)
     return in_flight
 
 
@@ -403,7 +388,3 @@ def _shared_session(target: PostgresTarget) -> Iterator[PostgresSession]:
 
 def _source(source: MigrationSource | None) -> MigrationSource:
     return source or MigrationSource.for_dialect("postgresql")
-
-
-def _outcome(result: TenantResult) -> Outcome:
-    return Outcome(result.tenant_id, result.outcome, result.error, result.duration_ms)

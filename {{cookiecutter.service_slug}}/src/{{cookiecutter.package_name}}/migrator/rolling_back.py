@@ -60,9 +60,12 @@ def _roll_back_together(steps: list[Step], migrations: list[LoadedMigration]) ->
                 migration.rollback(backend)
                 history.forget(session, step.name)
 
-    # The longest `-- lock_timeout:` of the batch's files bounds every attempt.
-    longest = max((step.source.lock_timeout(step.name) or 0.0 for step in steps), default=0.0)
-    policy = first.lock_retry.with_max_timeout(longest or None)
+    # One transaction takes every file's locks: it may wait as long as the most
+    # patient of them would (a file whose waits are unbounded makes it unbounded).
+    policies = [step.policy() for step in steps]
+    policy = next(
+        (each for each in policies if not each.enabled), max(policies, key=lambda each: each.max_timeout)
+    )
     try:
         with_lock_retries(
             session,

@@ -29,6 +29,7 @@ PRUNE: dict[tuple[str, str], tuple[str, ...]] = {
     ("database", "postgresql"): (
         "src/{package}/migrations/sqlite",
         "src/{package}/database/sqlite.py",
+        "src/{package}/database/sqlite_target.py",
         "src/{package}/migrator/yoyo_adapter/sqlite.py",
         "tests/helpers_sqlite.py",
         "tests/test_app_sqlite.py",
@@ -37,11 +38,13 @@ PRUNE: dict[tuple[str, str], tuple[str, ...]] = {
         "tests/test_drills_sqlite.py",
         "tests/test_migrations_sqlite.py",
         "tests/test_config_both_dialects.py",
+        "tests/test_bad_input_both_dialects.py",
         "tests/test_schema_both_dialects.py",
     ),
     ("database", "sqlite"): (
         "src/{package}/migrations/postgresql",
         "src/{package}/database/postgresql.py",
+        "src/{package}/database/postgresql_target.py",
         "src/{package}/database/blockers.py",
         "src/{package}/migrator/yoyo_adapter/postgresql.py",
         "src/{package}/migrator/lint.py",
@@ -56,6 +59,7 @@ PRUNE: dict[tuple[str, str], tuple[str, ...]] = {
         "tests/test_cli_postgresql.py",
         "tests/test_config_postgresql.py",
         "tests/test_config_both_dialects.py",
+        "tests/test_bad_input_both_dialects.py",
         "tests/test_schema_both_dialects.py",
     ),
     ("tenancy", "single"): (

@@ -114,19 +114,31 @@ def test_docs_speak_of_the_options_chosen_and_only_of_them(tmp_path: Path, answe
 
 
 @pytest.mark.parametrize("answers", SUPPORTED_COMBINATIONS)
-def test_a_single_tenant_service_has_no_tenant_code(tmp_path: Path, answers: dict[str, str]) -> None:
-    """The tenant code lives in files the hook prunes; the rest never names tenants."""
+def test_a_service_names_no_option_it_was_not_generated_with(tmp_path: Path, answers: dict[str, str]) -> None:
+    """Dialect and tenant code lives in files the hook prunes; the rest of the
+    code and tests never names what the service does not have: no tenants in
+    a single-tenant service, no PostgreSQL (nor its driver) in a SQLite one."""
     project = bake(tmp_path, answers)
-    naming = sorted(
-        str(path.relative_to(project))
-        for path in (project / "src").rglob("*.py")
-        if "tenant" in path.read_text(encoding="utf-8").lower()
-    )
+    absent = [
+        *(["tenant"] if answers["tenancy"] == "single" else []),
+        *(["postgres", "psycopg"] if answers["database"] == "sqlite" else []),
+    ]
+    present = [
+        *(["tenant"] if answers["tenancy"] != "single" else []),
+        *(["postgres", "psycopg"] if answers["database"] != "sqlite" else []),
+    ]
+    texts = {
+        str(path.relative_to(project)): path.read_text(encoding="utf-8").lower()
+        for folder in ("src", "tests")
+        for path in sorted((project / folder).rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
 
-    if answers["tenancy"] == "single":
-        assert naming == []
-    else:
-        assert naming, "a schema-per-tenant service has its tenant code"
+    naming = {word: sorted(name for name, text in texts.items() if word in text) for word in absent + present}
+
+    assert {word: naming[word] for word in absent} == {word: [] for word in absent}
+    for word in present:
+        assert naming[word], f"a service with {word} code names it somewhere"
 
 
 @pytest.mark.parametrize("answers", SUPPORTED_COMBINATIONS)

@@ -13,25 +13,21 @@ so every log record is checked too and cannot be mistaken for the error line).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import shutil
-import sqlite3
-import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote, urlencode
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import pytest
 
 from {{ cookiecutter.package_name }}.database.session import session_scope
-from {{ cookiecutter.package_name }}.database.target import (
-    DatabaseTarget,
-    Dialect,
-    PostgresTarget,
-    SqliteTarget,
-)
-from conftest import SOURCE_ROOT, cli, make_target
+from {{ cookiecutter.package_name }}.database.target import DatabaseTarget, Dialect, supported_dialects
+from conftest import SOURCE_ROOT, cli, dialect_helpers, make_target
 
 # Every character with a meaning in a URL: a password made of them must be
 # percent-encoded to work, and must never be shown, encoded or not.
@@ -44,18 +40,19 @@ PACKAGE = "{{ cookiecutter.package_name }}"
 class Row:
     """One bad input. Text in `env`, `args`, `names`, `files` and `sql` may use
     {url} (the fresh database's URL, carrying the password where the dialect
-    has one), {password}, {encoded} (the password percent-encoded),
-    {server} (PostgreSQL's host:port, also as {host} and {port}), {dbname}, {file} (the SQLite file) and
-    {dialect} and {tenant} (a tenant id of this run alone; its schema is
-    dropped afterwards)."""
+    has one), {password}, {encoded} (the password percent-encoded), {dialect},
+    what the dialect's helpers add (helpers_<dialect>.bad_input_values: a
+    server's {server}, {host}, {port} and {dbname}, a file's {file}), and what
+    an option's `RowExtension` adds."""
 
     id: str
     args: tuple[str, ...]
-    # What the one line on stderr must contain: the variable, file, migration
-    # or tenant that was wrong.
+    # What the one line on stderr must contain: the name of what was wrong
+    # (a variable, a file, a migration...).
     names: str
     env: Mapping[str, str] = field(default_factory=dict)
-    dialects: tuple[Dialect, ...] = ("postgresql", "sqlite")
+    # None: every dialect the service has.
+    dialects: tuple[Dialect, ...] | None = None
     # Dialects the service must have been generated with for the row to apply.
     needs: tuple[Dialect, ...] = ()
     # Files written into the package copy before `before` runs (a path
@@ -67,10 +64,29 @@ class Row:
     later_files: Mapping[str, str | None] = field(default_factory=dict)
     # Statements run on the fresh database before anything else.
     sql: tuple[str, ...] = ()
-    # A condition held while the command runs: "sqlite-write" keeps a write
-    # transaction open on the SQLite file.
+    # A condition held while the command runs, named for the dialect's helpers
+    # (helpers_<dialect>.held), e.g. a write transaction left open on a file.
     hold: str | None = None
     exit_code: int = 1
+
+    def runs_on(self) -> list[Dialect]:
+        """The dialects this row runs on, in a service generated with `supported_dialects()`."""
+        supported = supported_dialects()
+        if not set(self.needs) <= set(supported):
+            return []
+        return [dialect for dialect in self.dialects or supported if dialect in supported]
+
+
+class RowExtension(Protocol):
+    """What an option adds to every row: values for its text, state that must
+    not change, and a clean-up. An option's helpers_<option>.py offers one as
+    ROW_EXTENSION; the generator removes that module with the option."""
+
+    def values(self) -> dict[str, str]: ...
+
+    def state(self, target: DatabaseTarget, values: Mapping[str, str]) -> object: ...
+
+    def clean_up(self, target: DatabaseTarget, values: Mapping[str, str]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -84,6 +100,21 @@ class Place:
         return text.format(**self.values)
 
 
+def cases(rows: list[Row]) -> list[Any]:
+    """One test case per row and dialect it runs on in this service."""
+    return [
+        pytest.param(row, dialect, id=f"{row.id}[{dialect}]") for row in rows for dialect in row.runs_on()
+    ]
+
+
+def extensions() -> list[RowExtension]:
+    """The ROW_EXTENSION of every helpers_<option>.py beside this module."""
+    modules = (
+        importlib.import_module(path.stem) for path in sorted(Path(__file__).parent.glob("helpers_*.py"))
+    )
+    return [module.ROW_EXTENSION for module in modules if hasattr(module, "ROW_EXTENSION")]
+
+
 def run_row(row: Row, dialect: Dialect, tmp_path: Path) -> None:
     """Run `row` on a fresh `dialect` database and assert everything it promises."""
     package = Path(
@@ -94,9 +125,8 @@ def run_row(row: Row, dialect: Dialect, tmp_path: Path) -> None:
         try:
             _run(row, place, package)
         finally:
-            if isinstance(target, PostgresTarget):
-                with session_scope(target) as session:
-                    session.execute(f'DROP SCHEMA IF EXISTS "tenant_{place.values["tenant"]}" CASCADE')
+            for extension in extensions():
+                extension.clean_up(target, place.values)
 
 
 def _run(row: Row, place: Place, package: Path) -> None:
@@ -112,9 +142,10 @@ def _run(row: Row, place: Place, package: Path) -> None:
     _write(package, row.later_files, place)
     env.update(LOG_LEVEL="DEBUG", LOG_FORMAT="json")
     env.update({name: place.fill(value) for name, value in row.env.items()})
-    database_before, files_before = _database_state(target, place.values["tenant"]), _files(package)
+    database_before, files_before = _database_state(place), _files(package)
 
-    with _held(row.hold, target):
+    helpers = dialect_helpers(dialect)
+    with nullcontext() if row.hold is None else helpers.held(row.hold, target):
         result = cli(*(place.fill(arg) for arg in row.args), **env)
 
     shown = f"{row.id} on {dialect}: exit {result.returncode}\nout: {result.stdout}\nerr: {result.stderr}"
@@ -124,25 +155,15 @@ def _run(row: Row, place: Place, package: Path) -> None:
     assert place.fill(row.names) in lines[0], shown
     for secret in (PASSWORD, ENCODED_PASSWORD):
         assert secret not in result.stdout + result.stderr, shown
-    assert _database_state(target, place.values["tenant"]) == database_before, (
-        f"{row.id} on {dialect} changed the database"
-    )
+    assert _database_state(place) == database_before, f"{row.id} on {dialect} changed the database"
     assert _files(package) == files_before, f"{row.id} on {dialect} changed the package's files"
 
 
 def _place(target: DatabaseTarget) -> Place:
-    if isinstance(target, SqliteTarget):
-        values = {"url": f"sqlite:///{target.path}", "file": target.path, "dbname": ""}
-        values.update(server="", host="", port="")
-    else:
-        assert isinstance(target, PostgresTarget)
-        server = f"{target.host}:{target.port}"
-        query = urlencode(dict(target.params))
-        url = f"postgresql://{target.user}:{ENCODED_PASSWORD}@{server}/{target.dbname}?{query}"
-        values = {"url": url, "file": "", "server": server, "dbname": target.dbname}
-        values.update(host=target.host, port=str(target.port))
-    tenant = f"t{uuid.uuid4().hex[:12]}"
-    values.update(password=PASSWORD, encoded=ENCODED_PASSWORD, dialect=target.dialect, tenant=tenant)
+    values = dialect_helpers(target.dialect).bad_input_values(target, ENCODED_PASSWORD)
+    values.update(password=PASSWORD, encoded=ENCODED_PASSWORD, dialect=target.dialect)
+    for extension in extensions():
+        values.update(extension.values())
     return Place(target, values)
 
 
@@ -166,55 +187,11 @@ def _is_log_record(line: str) -> bool:
     return isinstance(record, dict) and "level" in record
 
 
-def _database_state(target: DatabaseTarget, tenant: str) -> Any:
-    """What the database holds: its tables, their columns, every migration record and tenant."""
-    if isinstance(target, SqliteTarget):
-        path = Path(target.path)
-        if not path.exists():
-            # Opening a missing file creates an empty database: the same state.
-            return [], []
-        try:
-            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-            try:
-                tables = connection.execute(
-                    "SELECT type, name, sql FROM sqlite_master ORDER BY name"
-                ).fetchall()
-                history = (
-                    connection.execute(
-                        "SELECT id, checksum, batch FROM schema_migrations ORDER BY id"
-                    ).fetchall()
-                    if any(name == "schema_migrations" for _, name, _ in tables)
-                    else []
-                )
-            finally:
-                connection.close()
-        except sqlite3.DatabaseError:
-            # Not a database at all (a row's own junk file): its bytes are its state.
-            return hashlib.sha256(path.read_bytes()).hexdigest()
-        return tables, history
-    with session_scope(target) as session:
-        columns = session.execute(
-            "SELECT c.relname, c.relkind, a.attname FROM pg_class AS c"
-            " JOIN pg_namespace AS n ON n.oid = c.relnamespace"
-            " LEFT JOIN pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
-            " WHERE n.nspname = current_schema() ORDER BY 1, 3"
-        )
-        # Only this run's tenant: suites running at the same time make their own.
-        schemas = session.execute(
-            "SELECT nspname FROM pg_namespace WHERE nspname = %s", (f"tenant_{tenant}",)
-        )
-        relations = {row[0] for row in columns}
-        history = (
-            session.execute("SELECT id, checksum, batch FROM schema_migrations ORDER BY id")
-            if "schema_migrations" in relations
-            else []
-        )
-        registry = (
-            session.execute("SELECT * FROM _tenant_registry ORDER BY 1")
-            if "_tenant_registry" in relations
-            else []
-        )
-    return columns, schemas, history, registry
+def _database_state(place: Place) -> Any:
+    """What the database holds: its tables, their columns, every migration
+    record, and what each option's extension watches."""
+    state = dialect_helpers(place.target.dialect).database_state(place.target)
+    return state, [extension.state(place.target, place.values) for extension in extensions()]
 
 
 def _files(package: Path) -> dict[str, str]:
@@ -223,24 +200,3 @@ def _files(package: Path) -> dict[str, str]:
         for path in sorted(package.rglob("*"))
         if path.is_file() and "__pycache__" not in path.parts
     }
-
-
-def _held(hold: str | None, target: DatabaseTarget) -> AbstractContextManager[None]:
-    if hold is None:
-        return nullcontext()
-    if hold == "sqlite-write":
-        assert isinstance(target, SqliteTarget)
-        return _sqlite_write_transaction(Path(target.path))
-    raise AssertionError(f"unknown hold {hold!r}")
-
-
-@contextmanager
-def _sqlite_write_transaction(path: Path) -> Iterator[None]:
-    """Another process's open write transaction, as a `sqlite3` shell would hold it."""
-    connection = sqlite3.connect(path, isolation_level=None)
-    try:
-        connection.execute("BEGIN IMMEDIATE")
-        yield
-        connection.execute("ROLLBACK")
-    finally:
-        connection.close()

@@ -22,7 +22,7 @@ import pytest
 
 from {{ cookiecutter.package_name }}.config import Settings, load_settings
 from {{ cookiecutter.package_name }}.database.session import Session, session_scope
-from {{ cookiecutter.package_name }}.database.target import SUPPORTED_DIALECTS, DatabaseTarget, Dialect
+from {{ cookiecutter.package_name }}.database.target import DatabaseTarget, Dialect, supported_dialects
 from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
 
 
@@ -33,9 +33,19 @@ class DialectHelpers(Protocol):
 
     def url(self, target: Any) -> str: ...
 
+    def production_url(self, target: Any) -> str: ...
+
     def write_drill_migration(self, directory: Path, name: str) -> None: ...
 
     def inside_the_drill_sleep(self, target: Any, directory: Path, name: str) -> bool: ...
+
+    def schema_snapshot(self, session: Session) -> Any: ...
+
+    def bad_input_values(self, target: Any, encoded_password: str) -> dict[str, str]: ...
+
+    def database_state(self, target: Any) -> object: ...
+
+    def held(self, hold: str, target: Any) -> AbstractContextManager[None]: ...
 
 
 def dialect_helpers(dialect: Dialect) -> DialectHelpers:
@@ -50,7 +60,7 @@ def make_target(dialect: Dialect, tmp_path: Path) -> Iterator[DatabaseTarget]:
         yield fresh
 
 
-@pytest.fixture(params=SUPPORTED_DIALECTS)
+@pytest.fixture(params=supported_dialects())
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DatabaseTarget]:
     """A fresh, empty database of each supported dialect in turn."""
     with make_target(request.param, tmp_path) as fresh:

@@ -15,16 +15,18 @@ import hashlib
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
-from {{ cookiecutter.package_name }}.database.session import open_session, session_scope
-from {{ cookiecutter.package_name }}.database.target import PostgresTarget, parse_database_url
+from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
+from {{ cookiecutter.package_name }}.database.session import Session, open_session, session_scope
+from {{ cookiecutter.package_name }}.database.target import parse_database_url
 from {{ cookiecutter.package_name }}.errors import ServiceError
+from schema_snapshot import Column, Snapshot
 
 # The failure drills' slow step (see drills.py): the sleep carries a token of its
 # own, so that a drill can find its runner inside the sleep even when other tests
@@ -77,6 +79,11 @@ def url(target: PostgresTarget) -> str:
     return f"postgresql://{target.user}:{target.password}@{target.host}:{target.port}/{target.dbname}?{query}"
 
 
+def production_url(target: PostgresTarget) -> str:
+    """url(target) with a password production accepts (the test server trusts every local login)."""
+    return url(target).replace(f"{target.user}:@", f"{target.user}:Zq8-long-random@", 1)
+
+
 def write_drill_migration(directory: Path, name: str) -> None:
     """The drill's slow migration: `pg_sleep` inside PostgreSQL holds the lock for a known time."""
     sleep = SLEEP_SQL.format(token=_sleep_token(directory))
@@ -100,3 +107,56 @@ def inside_the_drill_sleep(target: PostgresTarget, directory: Path, name: str) -
 def _sleep_token(directory: Path) -> str:
     """Unique to the test (its folder's absolute path includes pytest's run)."""
     return "drill " + hashlib.sha256(str(directory).encode()).hexdigest()[:16]
+
+
+def schema_snapshot(session: Session) -> Snapshot:
+    """The tables, columns and indexes of the session's schema, from the catalog."""
+    tables: dict[str, list[Column]] = {}
+    for table, name, data_type, nullable in session.execute(
+        "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
+        "WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
+    ):
+        tables.setdefault(table, []).append(Column(name, data_type, nullable == "YES"))
+    indexes = {
+        name: table
+        for name, table in session.execute(
+            "SELECT indexname, tablename FROM pg_indexes WHERE schemaname = current_schema()"
+        )
+    }
+    return Snapshot(tables, indexes)
+
+
+def bad_input_values(target: PostgresTarget, encoded_password: str) -> dict[str, str]:
+    """What a bad-input row's text may use of this database (see bad_input_table.Row):
+    its URL carries the password, percent-encoded."""
+    server = f"{target.host}:{target.port}"
+    query = urlencode(dict(target.params))
+    return {
+        "url": f"postgresql://{target.user}:{encoded_password}@{server}/{target.dbname}?{query}",
+        "server": server,
+        "host": target.host,
+        "port": str(target.port),
+        "dbname": target.dbname,
+    }
+
+
+def database_state(target: PostgresTarget) -> object:
+    """Every relation of the schema with its columns, and every migration record."""
+    with session_scope(target) as session:
+        columns = session.execute(
+            "SELECT c.relname, c.relkind, a.attname FROM pg_class AS c"
+            " JOIN pg_namespace AS n ON n.oid = c.relnamespace"
+            " LEFT JOIN pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+            " WHERE n.nspname = current_schema() ORDER BY 1, 3"
+        )
+        history = (
+            session.execute("SELECT id, checksum, batch FROM schema_migrations ORDER BY id")
+            if any(row[0] == "schema_migrations" for row in columns)
+            else []
+        )
+    return columns, history
+
+
+def held(hold: str, target: PostgresTarget) -> AbstractContextManager[None]:
+    """A condition a bad-input row holds while its command runs: none here yet."""
+    raise AssertionError(f"PostgreSQL has no hold {hold!r}")

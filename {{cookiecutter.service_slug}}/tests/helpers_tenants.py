@@ -7,12 +7,14 @@ A test module that uses them loads this module as a plugin
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import Final
 
 import pytest
 
+from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
 from {{ cookiecutter.package_name }}.database.session import session_scope
-from {{ cookiecutter.package_name }}.database.target import PostgresTarget
+from {{ cookiecutter.package_name }}.database.target import DatabaseTarget
 from helpers_postgresql import postgres_schema_target, postgres_server
 
 
@@ -40,3 +42,33 @@ def new_tenant_id(shared_target: PostgresTarget) -> Iterator[Callable[[str], str
     with session_scope(shared_target) as admin:
         for tenant_id in made:
             admin.execute(f'DROP SCHEMA IF EXISTS "tenant_{tenant_id}" CASCADE')
+
+
+class TenantRows:
+    """The bad-input rows' extension for tenant commands (see bad_input_table.RowExtension):
+    {tenant} is a tenant id of the row's run alone; its schema and the registry
+    must not change, and the schema is dropped afterwards."""
+
+    def values(self) -> dict[str, str]:
+        return {"tenant": f"t{uuid.uuid4().hex[:12]}"}
+
+    def state(self, target: DatabaseTarget, values: Mapping[str, str]) -> object:
+        if not isinstance(target, PostgresTarget):
+            return None
+        with session_scope(target) as session:
+            # Only this run's tenant: suites running at the same time make their own.
+            schemas = session.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname = %s", (f"tenant_{values['tenant']}",)
+            )
+            registry_exists = session.execute("SELECT to_regclass('_tenant_registry') IS NOT NULL")[0][0]
+            registry = session.execute("SELECT * FROM _tenant_registry ORDER BY 1") if registry_exists else []
+        return schemas, registry
+
+    def clean_up(self, target: DatabaseTarget, values: Mapping[str, str]) -> None:
+        if not isinstance(target, PostgresTarget):
+            return
+        with session_scope(target) as session:
+            session.execute(f'DROP SCHEMA IF EXISTS "tenant_{values["tenant"]}" CASCADE')
+
+
+ROW_EXTENSION: Final = TenantRows()

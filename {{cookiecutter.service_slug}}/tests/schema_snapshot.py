@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from {{ cookiecutter.package_name }}.database.session import Session
 from {{ cookiecutter.package_name }}.migrator.history import TABLE as HISTORY_TABLE
+from conftest import dialect_helpers
 
 # The indexes the shipped migrations create on users, by name, on every dialect.
 NAMED_INDEXES = {
@@ -39,38 +40,6 @@ class Snapshot:
 
 
 def snapshot(session: Session) -> Snapshot:
-    if session.dialect == "postgresql":
-        return _postgresql(session)
-    return _sqlite(session)
-
-
-def _postgresql(session: Session) -> Snapshot:
-    tables: dict[str, list[Column]] = {}
-    for table, name, data_type, nullable in session.execute(
-        "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
-        "WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
-    ):
-        tables.setdefault(table, []).append(Column(name, data_type, nullable == "YES"))
-    indexes = {
-        name: table
-        for name, table in session.execute(
-            "SELECT indexname, tablename FROM pg_indexes WHERE schemaname = current_schema()"
-        )
-    }
-    return Snapshot(tables, indexes)
-
-
-def _sqlite(session: Session) -> Snapshot:
-    tables: dict[str, list[Column]] = {}
-    for (table,) in session.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
-    ):
-        tables[table] = [
-            Column(name, str(data_type).lower(), not notnull)
-            for _, name, data_type, notnull, _, _ in session.execute(f"PRAGMA table_info('{table}')")
-        ]
-    indexes = {
-        name: table
-        for name, table in session.execute("SELECT name, tbl_name FROM sqlite_master WHERE type = 'index'")
-    }
-    return Snapshot(tables, indexes)
+    """The session's schema, read by its dialect's helpers (helpers_<dialect>.py)."""
+    taken: Snapshot = dialect_helpers(session.dialect).schema_snapshot(session)
+    return taken

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from {{ cookiecutter.package_name }}.app import create_app, readiness
 from {{ cookiecutter.package_name }}.config import load_settings
 from {{ cookiecutter.package_name }}.database.postgresql import PostgresSessionPool
+from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
 from {{ cookiecutter.package_name }}.database.session import open_session, session_scope
-from {{ cookiecutter.package_name }}.database.target import PostgresTarget
 from {{ cookiecutter.package_name }}.errors import DatabaseUnavailableError
 from {{ cookiecutter.package_name }}.migrator.runner import run_migrations
 from {{ cookiecutter.package_name }}.startup import prepare_database

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 
 from {{ cookiecutter.package_name }}.database.postgresql import PostgresSession
+from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
 from {{ cookiecutter.package_name }}.database.session import session_scope
-from {{ cookiecutter.package_name }}.database.target import PostgresTarget
 from {{ cookiecutter.package_name }}.errors import MigrationError
 from {{ cookiecutter.package_name }}.startup import prepare_database
 from {{ cookiecutter.package_name }}.tenants.runner import create_tenant, rollback_tenant_migrations

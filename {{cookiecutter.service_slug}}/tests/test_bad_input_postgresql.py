@@ -11,7 +11,12 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+import pytest
+
+from {{ cookiecutter.package_name }}.database.target import Dialect
+from bad_input_table import Row, cases, run_row
 from conftest import cli
 from helpers_postgresql import postgres_server
 
@@ -86,3 +91,78 @@ def test_a_missing_database_is_named_in_one_line() -> None:
     [line] = result.stderr.strip().splitlines()
     assert line.startswith(f"error: cannot connect to {url}: ")
     assert line.endswith('database "no_database_has_this_name" does not exist')
+
+
+# A PostgreSQL server given as parts rather than a URL (the password rides in DB_PASSWORD).
+DB_PARTS = {
+    "DATABASE_URL": "",
+    "DB_HOST": "{host}",
+    "DB_PORT": "{port}",
+    "DB_USER": "postgres",
+    "DB_NAME": "{dbname}",
+}
+
+ROWS = [
+    # 2. A raw / # ? @ : % in the password: the URL does not parse; say how to encode it.
+    Row(
+        "password-not-percent-encoded",
+        ("status",),
+        names="DATABASE_URL",
+        env={"DATABASE_URL": "postgresql://postgres:{password}@127.0.0.1:5432/postgres"},
+        dialects=("postgresql",),
+    ),
+    # 3. and 6. URL options: libpq's own pass through; unknown or invalid ones fail at once.
+    Row(
+        "url-unknown-option",
+        ("status",),
+        names="foo",
+        env={"DATABASE_URL": "{url}&foo=bar"},
+        dialects=("postgresql",),
+    ),
+    Row(
+        "url-invalid-sslmode",
+        ("status",),
+        names="sslmode",
+        env={"DATABASE_URL": "{url}&sslmode=bogus", "DB_CONNECT_TIMEOUT": "60"},
+        dialects=("postgresql",),
+    ),
+    Row(
+        "url-missing-database",
+        ("migrate",),
+        names="no_database_has_this_name",
+        env={"DATABASE_URL": "postgresql://postgres:{encoded}@{server}/no_database_has_this_name"},
+        dialects=("postgresql",),
+    ),
+    # 6. The same through DB_* parts instead of a URL.
+    *(
+        Row(
+            f"{variable}={value}",
+            ("status",),
+            names=variable if variable != "DB_SSLMODE" else "sslmode",
+            env={**DB_PARTS, variable: value},
+            dialects=("postgresql",),
+        )
+        for variable, value in (("DB_SSLMODE", "bogus"), ("DB_PORT", "http"), ("DB_PORT", "70000"))
+    ),
+    # 12. DB_POOL_MIN beyond what the server can hold: refused before the server starts.
+    Row(
+        "pool-min-beyond-max-connections",
+        ("serve",),
+        names="DB_POOL_MIN",
+        env={"DB_POOL_MIN": "10000", "DB_POOL_MAX": "10000", "PORT": "1"},
+        dialects=("postgresql",),
+    ),
+    # 13. A blank password in production.
+    Row(
+        "production-blank-password",
+        ("status",),
+        names="password",
+        env={"APP_ENV": "production", "DATABASE_URL": "postgresql://postgres:%20@{server}/{dbname}"},
+        dialects=("postgresql",),
+    ),
+]
+
+
+@pytest.mark.parametrize(("row", "dialect"), cases(ROWS))
+def test_bad_input_on_postgresql(row: Row, dialect: Dialect, tmp_path: Path) -> None:
+    run_row(row, dialect, tmp_path)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from {{ cookiecutter.package_name }}.database.target import Dialect
+from bad_input_table import Row, cases, run_row
 from conftest import cli
 
 
@@ -76,3 +78,28 @@ def test_serving_an_in_memory_database_is_refused_in_one_line() -> None:
     assert result.returncode == 1
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("error: DATABASE_URL sqlite:///:memory: cannot serve: "), line
+
+
+ROWS = [
+    # 9. SQLite driver errors: named by file, in one line.
+    Row(
+        "sqlite-file-not-a-database",
+        ("migrate",),
+        names="cannot open sqlite:///{file}: file is not a database",
+        later_files={"{file}": "meeting notes, not a database\n" * 20},
+        dialects=("sqlite",),
+    ),
+    Row(
+        "sqlite-file-locked-by-another-writer",
+        ("rollback",),
+        names="sqlite:///{file} is locked",
+        before=(("migrate",),),
+        hold="sqlite-write",
+        dialects=("sqlite",),
+    ),
+]
+
+
+@pytest.mark.parametrize(("row", "dialect"), cases(ROWS))
+def test_bad_input_on_sqlite(row: Row, dialect: Dialect, tmp_path: Path) -> None:
+    run_row(row, dialect, tmp_path)

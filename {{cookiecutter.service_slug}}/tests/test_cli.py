@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.package_name }}.database.session import session_scope
-from {{ cookiecutter.package_name }}.database.target import SUPPORTED_DIALECTS, DatabaseTarget, Dialect
+from {{ cookiecutter.package_name }}.database.target import DatabaseTarget, Dialect, supported_dialects
 from {{ cookiecutter.package_name }}.migrator import history
 from {{ cookiecutter.package_name }}.migrator.runner import run_migrations
 from conftest import SOURCE_ROOT, cli, target_url
@@ -57,7 +57,10 @@ def test_seed_runs_twice_without_duplicating(target: DatabaseTarget) -> None:
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("postgresql://app:hunter2-secret@db.internal:notaport/app", "DATABASE_URL"),
+        *(
+            (f"{dialect}://app:hunter2-secret@db.internal:notaport/app", "DATABASE_URL")
+            for dialect in supported_dialects()
+        ),
         ("mysql://root:hunter2-secret@localhost/app", "unsupported scheme 'mysql'"),
     ],
 )
@@ -119,7 +122,7 @@ def applied(target: DatabaseTarget) -> set[str]:
 def files_in(package: Path) -> dict[Dialect, list[str]]:
     return {
         dialect: sorted(p.name for p in migrations_folder(package, dialect).iterdir())
-        for dialect in SUPPORTED_DIALECTS
+        for dialect in supported_dialects()
     }
 
 
@@ -175,13 +178,13 @@ def test_make_migration_twice_with_one_name_refuses_the_second(package_copy: Pat
     assert second.stdout == ""
     assert second.stderr.splitlines() == [
         "error: migration name 'add_email' is already used by 0002_add_email.sql in "
-        f"{migrations_folder(package_copy, SUPPORTED_DIALECTS[0])}; "
+        f"{migrations_folder(package_copy, supported_dialects()[0])}; "
         "choose another name, or edit that file if no database has applied it yet"
     ]
     assert files_in(package_copy) == before
 
 
-@pytest.mark.parametrize("dialect", SUPPORTED_DIALECTS)
+@pytest.mark.parametrize("dialect", supported_dialects())
 def test_make_migration_refuses_a_name_that_any_dialect_already_has(
     dialect: Dialect, package_copy: Path
 ) -> None:
@@ -199,14 +202,14 @@ def test_make_migration_refuses_a_name_that_any_dialect_already_has(
     assert files_in(package_copy) == before
 
 
-@pytest.mark.parametrize("dialect", SUPPORTED_DIALECTS)
+@pytest.mark.parametrize("dialect", supported_dialects())
 def test_make_migration_numbers_past_a_file_without_a_name(dialect: Dialect, package_copy: Path) -> None:
     (migrations_folder(package_copy, dialect) / "0004.sql").write_text("SELECT 1;")
 
     result = cli("make-migration", "add_email", PYTHONPATH=str(package_copy))
 
     assert result.returncode == 0, result.stderr
-    for each in SUPPORTED_DIALECTS:
+    for each in supported_dialects():
         names = files_in(package_copy)[each]
         assert {"0005_add_email.sql", "0005_add_email.rollback.sql"} <= set(names)
         assert not [name for name in names if name.startswith("0004_")]

@@ -49,7 +49,7 @@ def test_runner_waits_for_the_lock_holder_and_gives_up_after_its_timeout(target:
 
 
 def test_a_tiny_lock_timeout_gives_up_instead_of_waiting_forever(target: DatabaseTarget) -> None:
-    # 0.1 ms once became lock_timeout=0ms on PostgreSQL, which means no limit.
+    # 0.1 ms once became lock_timeout=0ms, which means no limit.
     with (
         session_scope(target) as holder,
         holder.migration_lock(timeout=5),

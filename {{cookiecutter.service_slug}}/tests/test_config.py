@@ -62,7 +62,7 @@ def test_bad_values_name_the_variable(variables: dict[str, str], message: str) -
     assert "tiger" not in str(raised.value)
 
 
-# 0 leaves no time at all (to PostgreSQL, no statement_timeout); nan, inf and 1e400 break the wait.
+# 0 leaves no time at all (a statement_timeout of 0 is none); nan, inf and 1e400 break the wait.
 @pytest.mark.parametrize("value", ["nan", "-1", "abc", "0", "inf", "1e400"])
 def test_ready_timeout_must_be_a_finite_number_of_seconds(value: str) -> None:
     with pytest.raises(ConfigError) as raised:
@@ -83,15 +83,15 @@ def test_serve_refuses_a_bad_ready_timeout_in_one_line_before_serving() -> None:
 
 
 def test_redact_url_hides_the_password_even_in_a_malformed_url() -> None:
-    assert redact_url("postgresql://app:s3cret@host:port/db") == "postgresql://app:***@host:port/db"
-    assert redact_url("postgresql://app@host/db") == "postgresql://app@host/db"
-    assert redact_url("postgresql://app:S3c/r#t?@:%x@db:5432/app") == "postgresql://app:***@db:5432/app"
-    assert redact_url("postgresql//app:S3c/ret@db.prod:5432/auth") == "postgresql//app:***@db.prod:5432/auth"
+    assert redact_url("db://app:s3cret@host:port/db") == "db://app:***@host:port/db"
+    assert redact_url("db://app@host/db") == "db://app@host/db"
+    assert redact_url("db://app:S3c/r#t?@:%x@db:5432/app") == "db://app:***@db:5432/app"
+    assert redact_url("db//app:S3c/ret@db.prod:5432/auth") == "db//app:***@db.prod:5432/auth"
 
 
 @pytest.mark.parametrize(
     "url",
-    ["postgresql//app:S3cretPW!x@db.prod:5432/auth", "postgres:app@db/auth", "//db/auth", "app@db"],
+    ["db//app:S3cretPW!x@db.prod:5432/auth", "db:app@db/auth", "//db/auth", "app@db"],
 )
 def test_a_value_that_looks_like_a_url_is_never_taken_as_a_file(url: str) -> None:
     with pytest.raises(

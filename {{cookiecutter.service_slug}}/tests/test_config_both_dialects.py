@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from {{ cookiecutter.package_name }}.config import load_settings
-from {{ cookiecutter.package_name }}.database.target import SqliteTarget
+from {{ cookiecutter.package_name }}.database.sqlite_target import SqliteTarget
 from {{ cookiecutter.package_name }}.errors import ConfigError
 
 

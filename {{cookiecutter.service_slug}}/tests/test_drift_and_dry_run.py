@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from {{ cookiecutter.package_name }}.database.session import Session, session_scope
-from {{ cookiecutter.package_name }}.database.target import DatabaseTarget, PostgresTarget
+from {{ cookiecutter.package_name }}.database.target import DatabaseTarget
 from {{ cookiecutter.package_name }}.migrator.drift import Drift, DriftError, accept_change, drift_message, find_drift
 from {{ cookiecutter.package_name }}.migrator.plan import plan_migrations
 from {{ cookiecutter.package_name }}.migrator.runner import get_migration_status, run_migrations
 from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
-from conftest import cli, target_url
+from conftest import cli, dialect_helpers, target_url
 
 FIRST = "0001_create_users_table"
 
@@ -132,10 +132,8 @@ def test_the_advice_for_a_missing_file_is_to_restore_it_not_to_accept_it() -> No
 
 
 def production_url(target: DatabaseTarget) -> str:
-    """target_url with a password production accepts (the test server trusts every local login)."""
-    url = target_url(target)
-    if isinstance(target, PostgresTarget):
-        return url.replace(f"{target.user}:@", f"{target.user}:Zq8-long-random@", 1)
+    """target_url with a password production accepts, where the dialect has one."""
+    url: str = dialect_helpers(target.dialect).production_url(target)
     return url
 
 

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from {{ cookiecutter.package_name }}.database.session import session_scope
-from {{ cookiecutter.package_name }}.database.target import SqliteTarget
+from {{ cookiecutter.package_name }}.database.sqlite_target import SqliteTarget
 from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
 from drills import FIRST, SLOW, add_drill_migration, history, set_knob, start_runner
 

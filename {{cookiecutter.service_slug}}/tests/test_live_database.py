@@ -24,8 +24,8 @@ import psycopg
 import pytest
 
 from {{ cookiecutter.package_name }}.database.lock_retry import LockRetriesExhaustedError, LockRetryPolicy
+from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
 from {{ cookiecutter.package_name }}.database.session import Session, session_scope
-from {{ cookiecutter.package_name }}.database.target import PostgresTarget
 from {{ cookiecutter.package_name }}.errors import DatabaseUnavailableError, MigrationError
 from {{ cookiecutter.package_name }}.migrator import invalid_indexes
 from {{ cookiecutter.package_name }}.migrator.runner import get_migration_status, rollback_migrations, run_migrations

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from {{ cookiecutter.package_name }}.database.session import session_scope
-from {{ cookiecutter.package_name }}.database.target import SqliteTarget
+from {{ cookiecutter.package_name }}.database.sqlite_target import SqliteTarget
 from {{ cookiecutter.package_name }}.migrator.runner import run_migrations
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.package_name }}.database.session import Session, session_scope
-from {{ cookiecutter.package_name }}.database.target import SUPPORTED_DIALECTS, Dialect
+from {{ cookiecutter.package_name }}.database.target import Dialect, supported_dialects
 from {{ cookiecutter.package_name }}.migrator.runner import run_migrations
 from conftest import make_target
 from schema_snapshot import NAMED_INDEXES, Snapshot, snapshot
@@ -20,7 +20,7 @@ def sessions_by_dialect(tmp_path: Path) -> Iterator[dict[Dialect, Session]]:
     """One fresh database of every supported dialect at once (for parity checks)."""
     with ExitStack() as stack:
         sessions: dict[Dialect, Session] = {}
-        for dialect in SUPPORTED_DIALECTS:
+        for dialect in supported_dialects():
             fresh = stack.enter_context(make_target(dialect, tmp_path))
             sessions[dialect] = stack.enter_context(session_scope(fresh))
         yield sessions

@@ -19,8 +19,8 @@ import pytest
 
 from {{ cookiecutter.package_name }}.database.lock_retry import LockRetryPolicy
 from {{ cookiecutter.package_name }}.database.postgresql import PostgresSession, open_postgres_session
+from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
 from {{ cookiecutter.package_name }}.database.session import session_scope
-from {{ cookiecutter.package_name }}.database.target import PostgresTarget
 from {{ cookiecutter.package_name }}.errors import MigrationError
 from {{ cookiecutter.package_name }}.log_context import LogContextFilter
 from {{ cookiecutter.package_name }}.migrator.applying import NotTransactionalError

@@ -18,18 +18,13 @@ from typing import Final, Literal, TypeVar
 from dotenv import dotenv_values
 
 from .database.lock_retry import DEFAULT_MAX_TIMEOUT, DEFAULT_WINDOW, LockRetryPolicy
-from .database.target import (
-    DatabaseTarget,
-    PostgresTarget,
-{%- if cookiecutter.database != "postgresql" %}
-    SqliteTarget,
-    default_sqlite_path,
-{%- endif %}
-    parse_database_url,
 {%- if cookiecutter.database != "sqlite" %}
-    postgres_target_from_parts,
+from .database.postgresql_target import target_from_parts
 {%- endif %}
-)
+{%- if cookiecutter.database != "postgresql" %}
+from .database.sqlite_target import SqliteTarget, default_sqlite_path
+{%- endif %}
+from .database.target import DatabaseTarget, parse_database_url
 from .errors import ConfigError
 
 _Choice = TypeVar("_Choice", bound=str)
@@ -59,14 +54,10 @@ MAX_COUNT: Final = 10_000
 MAX_PORT: Final = 65_535
 MAX_SECONDS: Final = 86_400.0
 # /ready must answer before a load balancer's probe gives up (often 1 to 5 s).
-# 0 would leave the database no time at all (and to PostgreSQL, a
+# 0 would leave the database no time at all (and a
 # statement_timeout of 0 means none), so the bound starts at 0.1 s.
 DEFAULT_READY_TIMEOUT: Final = 2.0
 MIN_READY_TIMEOUT: Final = 0.1
-
-# Credentials that must never reach production: the PostgreSQL image defaults
-# and the placeholders of .env.example.
-WEAK_PASSWORDS: Final = frozenset({"", "postgres", "password", "changeme", "change-me", "secret"})
 
 
 @dataclass(frozen=True)
@@ -135,7 +126,7 @@ def load_settings(
             f"DB_POOL_MIN ({settings.pool_min}) is greater than DB_POOL_MAX ({settings.pool_max})"
         )
     if settings.is_production:
-        _refuse_default_credentials(settings.database)
+        settings.database.refuse_in_production()
     return settings
 
 
@@ -158,7 +149,7 @@ def _database(env: Mapping[str, str], *, production: bool) -> DatabaseTarget:
     # never falls back to that file unless the operator says so: a forgotten
     # DATABASE_URL would otherwise serve from an empty local database.
     if any(env.get(name) for name in DB_PART_VARIABLES):
-        return postgres_target_from_parts(env, DEFAULT_DB_NAME)
+        return target_from_parts(env, DEFAULT_DB_NAME)
     if production and not _bool(env, "ALLOW_SQLITE_IN_PRODUCTION", default=False):
         raise ConfigError(
             "APP_ENV=production but neither DATABASE_URL nor DB_HOST (and the other DB_*) is set: "
@@ -167,20 +158,10 @@ def _database(env: Mapping[str, str], *, production: bool) -> DatabaseTarget:
         )
     return SqliteTarget(path=default_sqlite_path(SERVICE_SLUG))
 {%- elif cookiecutter.database == "postgresql" %}
-    return postgres_target_from_parts(env, DEFAULT_DB_NAME)
+    return target_from_parts(env, DEFAULT_DB_NAME)
 {%- else %}
     return SqliteTarget(path=default_sqlite_path(SERVICE_SLUG))
 {%- endif %}
-
-
-def _refuse_default_credentials(target: DatabaseTarget) -> None:
-    if not isinstance(target, PostgresTarget):
-        return
-    if target.password.strip().lower() in WEAK_PASSWORDS:
-        raise ConfigError(
-            f"refusing to start in production with a default or empty PostgreSQL password "
-            f"for user {target.user!r} (set DATABASE_URL or DB_PASSWORD to a real secret)"
-        )
 
 
 def _bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:

@@ -1,4 +1,4 @@
-"""The users repository: the same behaviour on PostgreSQL and SQLite.
+"""The users repository: the same behaviour on every dialect.
 
 Emails are unique case-insensitively (a unique index on lower(email)) and
 looked up the same way. Every update moves updated_at. `User` carries no

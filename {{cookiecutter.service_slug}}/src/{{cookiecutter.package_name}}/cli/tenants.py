@@ -14,8 +14,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 from ..config import Settings
+from ..database.postgresql_target import PostgresTarget
 from ..database.session import Session, session_scope
-from ..database.target import PostgresTarget
 from ..errors import ConfigError
 from ..migrator.sources import MigrationSource
 from ..progress import Progress

@@ -132,19 +132,19 @@ class LockRetriesExhaustedError(MigrationError):
 
 
 def is_lock_timeout(error: BaseException) -> bool:
-    """PostgreSQL's `lock_timeout` (or NOWAIT) error, from any driver layer."""
+    """A `lock_timeout` (or NOWAIT) error, SQLSTATE 55P03, from any driver layer."""
     return getattr(error, "sqlstate", None) == LOCK_NOT_AVAILABLE
 
 
 def set_lock_timeout(session: Session, seconds: float, *, local: bool) -> None:
     """`SET [LOCAL] lock_timeout`: for the current transaction with `local`."""
-    if session.dialect == "postgresql":
+    if session.has_lock_timeout:
         session.execute("SELECT set_config('lock_timeout', %s, %s)", (f"{round(seconds * 1000)}ms", local))
 
 
 def reset_lock_timeout(session: Session) -> None:
     """Back to the session's own setting, after a migration that ran outside a transaction."""
-    if session.dialect == "postgresql":
+    if session.has_lock_timeout:
         session.execute("RESET lock_timeout")
 
 
@@ -161,7 +161,7 @@ def with_lock_retries(
 
     `attempt` must leave nothing behind when it fails (one transaction, or one
     autocommit statement): it is simply run again."""
-    if session.dialect != "postgresql" or not policy.enabled:
+    if not session.has_lock_timeout or not policy.enabled:
         return attempt(0.0)
     schedule = policy.schedule()
     started = time.monotonic()

@@ -21,8 +21,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..errors import ConfigError, DatabaseUnavailableError, MigrationLockTimeoutError, first_line
 from .blockers import BlockerWatcher
 from .lock_retry import LockWaitWatch
+from .postgresql_target import PostgresTarget
 from .session import MissingTable, Row, UniqueViolation
-from .target import PostgresTarget
 
 Connection = psycopg.Connection[Row]
 
@@ -72,6 +72,18 @@ class PostgresSession:
     @property
     def dialect(self) -> Literal["postgresql"]:
         return "postgresql"
+
+    @property
+    def has_lock_timeout(self) -> bool:
+        return True
+
+    @property
+    def builds_indexes_concurrently(self) -> bool:
+        return True
+
+    @property
+    def inserted_at_column(self) -> str:
+        return "TIMESTAMPTZ NOT NULL DEFAULT now()"
 
     @property
     def connection(self) -> Connection:

@@ -1,7 +1,7 @@
 """One open database connection, with the same interface on every dialect.
 
 The migration runner, the seeds and the users repository speak to a `Session`
-only, so they run unchanged on PostgreSQL and SQLite. SQL is written with
+only, so they run unchanged on every dialect. SQL is written with
 `%s` placeholders; the SQLite session translates them.
 """
 
@@ -35,6 +35,23 @@ class Session(Protocol):
 
     @property
     def dialect(self) -> Dialect: ...
+
+    @property
+    def has_lock_timeout(self) -> bool:
+        """Whether a statement's wait for a lock can be bounded (`lock_timeout`),
+        and so given up and retried."""
+        ...
+
+    @property
+    def builds_indexes_concurrently(self) -> bool:
+        """Whether an index can be built without blocking writes: such a build
+        that fails leaves an INVALID index behind."""
+        ...
+
+    @property
+    def inserted_at_column(self) -> str:
+        """The type and default of a column holding when its row was inserted (UTC)."""
+        ...
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         """Run one statement; return its rows (empty when it returns none)."""
@@ -89,12 +106,12 @@ class SessionPool(Protocol):
 
 
 def open_session_pool(target: DatabaseTarget, *, min_size: int, max_size: int) -> SessionPool:
-    """A pool for PostgreSQL; for SQLite, a fresh connection per session (it is cheap)."""
+    """A pool of connections, or, where a connection is cheap, a fresh one per session."""
     return _dialect_of(target).pool_for(target, min_size=min_size, max_size=max_size)
 
 
 class DialectModule(Protocol):
-    """What each dialect's module (postgresql.py, sqlite.py) offers."""
+    """What each dialect's module (database/<dialect>.py) offers."""
 
     def session_for(self, target: Any, *, wait: float) -> Session: ...
 

@@ -16,7 +16,7 @@ from typing import Literal
 from ..errors import DatabaseUnavailableError, MigrationError, MigrationLockTimeoutError, first_line
 from .lock_retry import LockWaitWatch
 from .session import MissingTable, Row, UniqueViolation
-from .target import SqliteTarget
+from .sqlite_target import SqliteTarget
 
 BUSY_TIMEOUT_SECONDS = 5.0
 LOCK_POLL_SECONDS = 0.05
@@ -32,6 +32,20 @@ class SqliteSession:
     @property
     def dialect(self) -> Literal["sqlite"]:
         return "sqlite"
+
+    @property
+    def has_lock_timeout(self) -> bool:
+        """A writer waits for the file's lock up to the busy timeout, which cannot
+        be changed per statement; there is nothing to bound and retry."""
+        return False
+
+    @property
+    def builds_indexes_concurrently(self) -> bool:
+        return False
+
+    @property
+    def inserted_at_column(self) -> str:
+        return "TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         try:

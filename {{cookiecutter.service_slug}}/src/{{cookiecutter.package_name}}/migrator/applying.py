@@ -109,9 +109,9 @@ def apply_step(step: Step, log_level: int, *, create_history: bool) -> None:
 @contextmanager
 def transaction_for(step: Step, lock_timeout: float) -> Iterator[None]:
     """The migration's transaction (a savepoint inside a caller's), under
-    `lock_timeout` on PostgreSQL: sent with the BEGIN, or SET LOCAL after it."""
+    `lock_timeout` where the dialect has one: sent with the BEGIN, or SET LOCAL after it."""
     session, backend = step.session, step.backend
-    if session.dialect != "postgresql" or backend.in_transaction:
+    if not session.has_lock_timeout or backend.in_transaction:
         with backend.transaction():
             set_lock_timeout(session, lock_timeout, local=True)
             yield
@@ -165,7 +165,7 @@ def statements_retried(step: Step) -> Iterator[None]:
     the lock-timeout schedule of its own (a statement that timed out changed
     nothing, so it simply runs again)."""
     session, backend = step.session, step.backend
-    if session.dialect != "postgresql":
+    if not session.has_lock_timeout:
         yield
         return
     policy = step.policy()

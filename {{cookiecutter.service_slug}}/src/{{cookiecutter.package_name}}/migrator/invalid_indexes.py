@@ -52,7 +52,7 @@ def find(session: Session, *, owned: bool = False) -> list[InvalidIndex]:
     with `owned`, only those of the session's own role (a build by another
     role may still be running: without pg_read_all_stats its progress row is
     hidden from us)."""
-    if session.dialect != "postgresql":
+    if not session.builds_indexes_concurrently:
         return []
     rows = session.execute("SELECT current_schema()")
     schema = str(rows[0][0])

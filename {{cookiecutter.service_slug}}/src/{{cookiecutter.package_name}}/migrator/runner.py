@@ -58,7 +58,7 @@ class MigrationStatus:
     pending: list[str]
     completed: list[CompletedMigration]
     drift: list[Drift] = field(default_factory=list)
-    # Left by a failed CREATE INDEX CONCURRENTLY (PostgreSQL); see invalid_indexes.py.
+    # Left by a failed CREATE INDEX CONCURRENTLY; see invalid_indexes.py.
     invalid_indexes: list[invalid_indexes.InvalidIndex] = field(default_factory=list)
 
     @property

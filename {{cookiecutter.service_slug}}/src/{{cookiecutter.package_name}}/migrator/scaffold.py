@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Final
 
-from ..database.target import SUPPORTED_DIALECTS, Dialect
+from ..database.target import Dialect, supported_dialects
 from ..errors import ServiceError
 from .sources import LEADING_NUMBER, MIGRATION_SUFFIXES, ROLLBACK_SUFFIX, MigrationSource
 
@@ -105,7 +105,7 @@ def make_migration(name: str, sources: dict[Dialect, MigrationSource] | None = N
     """
     validate_name(name, "migration")
     if sources is None:
-        sources = {dialect: MigrationSource.for_dialect(dialect) for dialect in SUPPORTED_DIALECTS}
+        sources = {dialect: MigrationSource.for_dialect(dialect) for dialect in supported_dialects()}
     directories = [source.directory for source in sources.values()]
     check_name_is_free(name, directories)
     migration_id = f"{next_number(directories):04d}_{name}"

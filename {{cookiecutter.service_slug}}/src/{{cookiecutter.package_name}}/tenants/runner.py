@@ -31,8 +31,8 @@ from psycopg import sql
 
 from ..database.lock_retry import LockRetryPolicy
 from ..database.postgresql import PostgresSession, open_postgres_session
+from ..database.postgresql_target import PostgresTarget
 from ..database.session import Session
-from ..database.target import PostgresTarget
 from ..errors import ConfigError, ServiceError, first_line
 from ..log_context import log_context
 from ..migrator import history

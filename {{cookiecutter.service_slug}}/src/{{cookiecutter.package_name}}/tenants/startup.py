@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from ..config import Settings
-from ..database.target import PostgresTarget
+from ..database.postgresql_target import PostgresTarget
 from ..errors import MigrationError
 from .runner import run_all_tenant_migrations
 

@@ -15,7 +15,7 @@ CREATE TABLE users (
     updated_at TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 
--- Unique on lower(email), as on PostgreSQL: one account per address whatever its case.
+-- Unique on lower(email), as in every dialect: one account per address whatever its case.
 CREATE UNIQUE INDEX users_email_idx ON users (lower(email));
 CREATE INDEX users_email_verified_idx ON users (email_verified);
 CREATE INDEX users_is_active_idx ON users (is_active);

@@ -6,8 +6,8 @@ relies on, private or not, is listed in YOYO_CONTRACT and checked by the
 baked suite (tests/test_yoyo_adapter.py), so a yoyo release that renames one
 fails that test by name instead of quietly turning a feature off.
 
-Each dialect's backend lives in a module of its own (`postgresql.py`,
-`sqlite.py`), which the generated project keeps only for its dialects.
+Each dialect's backend lives in a module of its own (`<dialect>.py`),
+which the generated project keeps only for its dialects.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class MigrationBackend:
 
     @contextmanager
     def begin_with_lock_timeout(self, seconds: float) -> Iterator[None]:
-        """The next transaction's BEGIN carries `SET LOCAL lock_timeout` (PostgreSQL)."""
+        """The next transaction's BEGIN carries `SET LOCAL lock_timeout`."""
         self._backend.begin_lock_timeout = seconds
         try:
             yield

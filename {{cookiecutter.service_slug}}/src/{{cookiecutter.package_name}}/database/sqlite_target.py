@@ -1,0 +1,56 @@
+"""A SQLite database: a file, or `:memory:`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Final
+
+from ..errors import ConfigError
+from .target import redact_url
+
+URL_EXAMPLE: Final = "sqlite:///path/to/file.db (or a plain path)"
+PREFIX: Final = "sqlite:///"
+MEMORY: Final = ":memory:"
+
+
+@dataclass(frozen=True)
+class SqliteTarget:
+    """A SQLite database file, or `:memory:`."""
+
+    path: str
+
+    dialect: ClassVar[str] = "sqlite"
+
+    @property
+    def is_memory(self) -> bool:
+        return self.path == MEMORY
+
+    def describe(self) -> str:
+        return f"{PREFIX}{self.path}"
+
+    def refuse_in_production(self) -> None:
+        """A file has no password to get wrong; whether production may run on
+        SQLite at all is config.py's decision."""
+
+
+def parse_url(url: str) -> SqliteTarget | None:
+    """A sqlite:/// URL, or a plain path such as ./data/service.db (as the
+    original design allowed); None for any other scheme."""
+    scheme, sep, _ = url.partition("://")
+    if not sep:
+        return SqliteTarget(path=url)
+    if scheme.lower() != "sqlite":
+        return None
+    path = url[len(PREFIX) :] if url.startswith(PREFIX) else ""
+    if not path:
+        raise ConfigError(
+            f"DATABASE_URL {redact_url(url)!r} has no SQLite path: "
+            "use sqlite:///relative/path.db, sqlite:////absolute/path.db or sqlite:///:memory:"
+        )
+    return SqliteTarget(path=path)
+
+
+def default_sqlite_path(slug: str) -> str:
+    """The development database: a file under ./data, created on first use."""
+    return str(Path("data") / f"{slug}.db")

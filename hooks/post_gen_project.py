@@ -45,6 +45,8 @@ PRUNE: dict[tuple[str, str], tuple[str, ...]] = {
         "src/{package}/migrations/postgresql",
         "src/{package}/database/postgresql.py",
         "src/{package}/database/postgresql_target.py",
+        "src/{package}/database/postgresql_connect.py",
+        "src/{package}/database/postgresql_deadline.py",
         "src/{package}/database/blockers.py",
         "src/{package}/migrator/yoyo_adapter/postgresql.py",
         "src/{package}/migrator/lint.py",
@@ -58,10 +60,12 @@ PRUNE: dict[tuple[str, str], tuple[str, ...]] = {
         "tests/test_bad_input_postgresql.py",
         "tests/test_cli_postgresql.py",
         "tests/test_config_postgresql.py",
+        "tests/test_config_postgresql_only.py",
         "tests/test_config_both_dialects.py",
         "tests/test_bad_input_both_dialects.py",
         "tests/test_schema_both_dialects.py",
     ),
+    ("database", "postgresql+sqlite"): ("tests/test_config_postgresql_only.py",),
     ("tenancy", "single"): (
         "src/{package}/tenants",
         "src/{package}/cli/tenants.py",
@@ -90,13 +94,15 @@ def paths_to_prune(
     answers: Mapping[str, str],
     table: Mapping[tuple[str, str], tuple[str, ...]] = PRUNE,
 ) -> list[tuple[str, PurePosixPath]]:
-    """The paths the answers remove, each with the "variable=value" that removes it."""
-    return [
-        (f"{variable}={value!r}", PurePosixPath(path.format(package=answers["package_name"])))
-        for (variable, value), paths in table.items()
-        if answers.get(variable) == value
-        for path in paths
-    ]
+    """The paths the answers remove, each once, with the "variable=value" that
+    removes it (the first, when two answers remove the same path)."""
+    removals: dict[PurePosixPath, str] = {}
+    for (variable, value), paths in table.items():
+        if answers.get(variable) == value:
+            for path in paths:
+                removed = PurePosixPath(path.format(package=answers["package_name"]))
+                removals.setdefault(removed, f"{variable}={value!r}")
+    return [(reason, path) for path, reason in removals.items()]
 
 
 def prune(

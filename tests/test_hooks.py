@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import ModuleType
 
 import pytest
@@ -164,21 +164,34 @@ def test_post_gen_removes_the_unused_dialect_and_empty_directories(
 
 def test_post_gen_removes_directories_left_empty_by_pruning(load_hook: HookLoader, tmp_path: Path) -> None:
     hook = load_hook("post_gen_project", database="postgresql+sqlite", tenancy="single")
-    tenant_only = [path.format(package="auth_service") for path in hook.PRUNE[("tenancy", "single")]]
-    project = _project(tmp_path / "project", tenant_only)
+    # Only what the answers prune, the tenant folder among it: nothing is left.
+    pruned = [str(path) for _, path in hook.paths_to_prune(hook.read_answers())]
+    assert "src/auth_service/tenants" in pruned
+    project = _project(tmp_path / "project", pruned)
 
     hook.prune(project, hook.read_answers())
 
     assert list(project.iterdir()) == []
 
 
+def test_post_gen_removes_a_path_two_answers_remove_once(load_hook: HookLoader, tmp_path: Path) -> None:
+    hook = load_hook("post_gen_project", database="sqlite", tenancy="single")
+    project = _project(tmp_path / "project", ["tests/test_shared.py", "tests/test_kept.py"])
+    table = {
+        ("database", "sqlite"): ("tests/test_shared.py",),
+        ("tenancy", "single"): ("tests/test_shared.py",),
+    }
+
+    assert hook.prune(project, hook.read_answers(), table) == [PurePosixPath("tests/test_shared.py")]
+
+    remaining = sorted(str(path.relative_to(project)) for path in project.rglob("*"))
+    assert remaining == ["tests", "tests/test_kept.py"]
+
+
 def test_post_gen_refuses_a_path_the_template_does_not_have(load_hook: HookLoader, tmp_path: Path) -> None:
     hook = load_hook("post_gen_project", tenancy="single")
     project = _project(tmp_path / "project", ["src/auth_service/tenants/schemas.py", "tests/test_tenants.py"])
-    table = {
-        **hook.PRUNE,
-        ("tenancy", "single"): ("src/{package}/tenants/schemas.py", "src/{package}/no_such_file.py"),
-    }
+    table = {("tenancy", "single"): ("src/{package}/tenants/schemas.py", "src/{package}/no_such_file.py")}
 
     with pytest.raises(
         hook.PruneError, match=r"no src/auth_service/no_such_file\.py \(for tenancy='single'\)"

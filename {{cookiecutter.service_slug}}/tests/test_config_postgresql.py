@@ -7,16 +7,6 @@ import pytest
 from {{ cookiecutter.package_name }}.config import load_settings
 from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
 from {{ cookiecutter.package_name }}.errors import ConfigError
-{%- if cookiecutter.database == "postgresql" %}
-
-
-def test_the_default_database_is_the_local_server() -> None:
-    settings = load_settings({}, env_file=None)
-
-    assert settings.database == PostgresTarget(
-        host="localhost", port=5432, user="postgres", password="", dbname="{{ cookiecutter.package_name }}"
-    )
-{%- endif %}
 
 
 def test_postgres_url_with_tls_parameters() -> None:

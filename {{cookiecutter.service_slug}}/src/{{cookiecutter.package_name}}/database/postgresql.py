@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import random
-import socket
-import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext, suppress
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from typing import Any, Literal, Self
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg.conninfo import make_conninfo
 from psycopg.pq import TransactionStatus
 from psycopg.sql import SQL, Composed
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -21,30 +17,10 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..errors import ConfigError, DatabaseUnavailableError, MigrationLockTimeoutError, first_line
 from .blockers import BlockerWatcher
 from .lock_retry import LockWaitWatch
+from .postgresql_connect import Connection, open_connection
+from .postgresql_deadline import answered_by
 from .postgresql_target import PostgresTarget
 from .session import MissingTable, Row, UniqueViolation
-
-Connection = psycopg.Connection[Row]
-
-# SQLSTATEs worth waiting out at startup: the server is still starting or
-# shutting down. Anything else the server answers (a wrong password, a missing
-# database) will not fix itself, so it fails at once.
-TRANSIENT_SQLSTATES = frozenset({"57P03", "57P01", "53300"})
-TRANSIENT_PHRASES = (
-    "Connection refused",
-    "Connection timed out",
-    "timeout expired",
-    "No such file or directory",  # the server's socket is not there yet
-    "Network is unreachable",
-    "No route to host",
-    "could not translate host name",  # DNS may lag behind a starting container
-    "server closed the connection unexpectedly",
-    "Connection reset by peer",
-    "is starting up",
-    "is shutting down",
-    "in recovery mode",
-    "too many clients",
-)
 
 # One advisory lock per database and schema: replicas migrating the same schema
 # queue up, while migrations of different schemas never block each other. A
@@ -184,42 +160,8 @@ class PostgresSession:
         self._connection.close()
 
 
-def connect(target: PostgresTarget, *, wait: float = 0.0) -> Connection:
-    """An autocommit connection, retrying transient failures for `wait` seconds."""
-    return _connect(target, wait=wait)[0]
-
-
-def _connect(target: PostgresTarget, *, wait: float) -> tuple[Connection, str]:
-    """The connection and the conninfo that opened it."""
-    deadline = time.monotonic() + wait
-    while True:
-        remaining = deadline - time.monotonic()
-        try:
-            # The URL's own connect_timeout wins; otherwise each try is bounded.
-            kwargs = {"connect_timeout": max(2, min(10, int(remaining))), **target.connect_kwargs()}
-            conninfo = make_conninfo("", **kwargs)
-            connection: Connection = psycopg.connect(conninfo, autocommit=True)
-        except psycopg.ProgrammingError as error:
-            # libpq refused the options themselves (an unknown one, a bad value).
-            raise ConfigError(
-                f"cannot connect to {target.describe()}: {_reason(error, target)} "
-                "(DATABASE_URL's query options and DB_SSL* pass to libpq as they are)"
-            ) from None
-        except psycopg.OperationalError as error:
-            transient = _is_transient(error)
-            if not transient or time.monotonic() + 0.5 > deadline:
-                raise DatabaseUnavailableError(
-                    f"cannot connect to {target.describe()}"
-                    f"{f' within {wait:g} s' if transient and wait else ''}: "
-                    f"{_reason(error, target)}"
-                ) from None
-            time.sleep(0.5)
-        else:
-            return connection, conninfo
-
-
 def open_postgres_session(target: PostgresTarget, *, wait: float = 0.0) -> PostgresSession:
-    return PostgresSession(*_connect(target, wait=wait))
+    return PostgresSession(*open_connection(target, wait=wait))
 
 
 def session_for(target: PostgresTarget, *, wait: float) -> PostgresSession:
@@ -237,10 +179,6 @@ class PostgresSessionPool:
     # few workers for libpq's default of 130 s per attempt; the URL's own
     # connect_timeout wins.
     CONNECT_TIMEOUT = 10
-    # A bounded session's socket is cut this long after the server's own
-    # statement_timeout, so that a server that is only slow cancels the
-    # statement itself, and the connection stays usable.
-    CUT_GRACE = 0.1
 
     def __init__(self, target: PostgresTarget, *, min_size: int, max_size: int) -> None:
         self._target = target
@@ -282,65 +220,8 @@ class PostgresSessionPool:
                 raise DatabaseUnavailableError(
                     f"no database connection within {timeout:g} s: {why}"
                 ) from None
-            stack.enter_context(self._answered_by(connection, deadline, timeout))
+            stack.enter_context(answered_by(connection, deadline, timeout, self._lost))
             yield PostgresSession(connection)
-
-    @contextmanager
-    def _answered_by(self, connection: Connection, deadline: float, timeout: float) -> Iterator[None]:
-        """The block's statements on `connection` end by `deadline`.
-
-        The server cancels a statement still running then (statement_timeout).
-        A server that does not answer at all (hung, or behind a network that
-        drops its packets) cannot cancel anything, so then the socket is shut
-        under the statement: it fails at once, and the pool discards the
-        connection instead of the probe waiting for TCP to give up (hours)."""
-        remaining = max(0.001, deadline - time.monotonic())
-        guard = threading.Lock()
-        bounded = True
-        cut = False
-
-        def cut_socket() -> None:
-            nonlocal cut
-            with guard:
-                # Never once the block is over: the connection may be someone else's by then.
-                if not bounded or connection.closed:
-                    return
-                cut = True
-                # A duplicate of the descriptor: shutting it shuts the one socket
-                # (waking the waiting statement), and closing it leaves libpq's.
-                with (
-                    suppress(OSError, psycopg.Error),
-                    socket.socket(fileno=os.dup(connection.fileno())) as sock,
-                ):
-                    sock.shutdown(socket.SHUT_RDWR)
-
-        timer = threading.Timer(remaining + self.CUT_GRACE, cut_socket)
-        timer.daemon = True
-        timer.start()
-        try:
-            try:
-                connection.execute(f"SET statement_timeout = {max(1, round(remaining * 1000))}")
-                yield
-            finally:
-                # The pool's next user gets the server's own statement_timeout back.
-                if connection.info.transaction_status == TransactionStatus.IDLE:
-                    connection.execute("RESET statement_timeout")
-                else:
-                    connection.close()  # left mid-transaction, or broken: the pool discards it
-        except psycopg.OperationalError as error:
-            if cut or isinstance(error, pg_errors.QueryCanceled):
-                raise DatabaseUnavailableError(f"the database did not answer within {timeout:g} s") from None
-            if connection.closed:
-                raise DatabaseUnavailableError(
-                    f"lost the connection to {self._target.describe()}: {self._why(error)}"
-                ) from None
-            raise
-        finally:
-            with guard:
-                bounded = False
-            timer.cancel()
-            if cut:
-                connection.close()  # its socket is shut: the pool must not hand it on
 
     def _noting_connection_class(self) -> type[Connection]:
         """psycopg's connection class, noting on this pool why its last attempt
@@ -360,30 +241,11 @@ class PostgresSessionPool:
 
         return NotingConnection
 
+    def _lost(self, error: BaseException) -> str:
+        return f"lost the connection to {self._target.describe()}: {self._why(error)}"
+
     def _why(self, error: BaseException) -> str:
         """The error's first line (libpq's says what failed), without the password."""
         reason = first_line(error)
         password = self._target.password
         return reason.replace(password, "***") if password else reason
-
-
-def _is_transient(error: psycopg.OperationalError) -> bool:
-    """Worth waiting out: no answer from the server yet, or it is starting up.
-
-    libpq reports a failed connection attempt without a SQLSTATE, so the
-    failures that can fix themselves are told apart by libpq's words (refused,
-    unreachable, timed out, the server starting up); anything else (a wrong
-    password, a missing database, TLS the server does not offer, a bad option
-    value) fails at once instead of after the whole wait.
-    """
-    if error.sqlstate is not None:
-        return error.sqlstate in TRANSIENT_SQLSTATES
-    text = str(error)
-    return any(phrase in text for phrase in TRANSIENT_PHRASES)
-
-
-def _reason(error: psycopg.Error, target: PostgresTarget) -> str:
-    """libpq's last message line, with the password scrubbed should it appear."""
-    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    reason = lines[-1] if lines else type(error).__name__
-    return reason.replace(target.password, "***") if target.password else reason

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 import psycopg
@@ -10,67 +9,64 @@ from yoyo.backends.base import DatabaseBackend
 from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
 from yoyo.connections import parse_uri
 
-from ...database.postgresql import Connection, PostgresSession
+from ...database.postgresql import PostgresSession
+from ...database.postgresql_connect import Connection
 from . import StatementRunner
+
+# yoyo opens a connection of its own per backend and probes the server each
+# time, and appends the driver's error class to a module-level list for every
+# backend it creates (which would grow with the number of schemas migrated).
+# With the driver set on the class and our connection adopted, it does
+# neither; the class is made once, here.
+URI = parse_uri("postgresql+psycopg://")
+
+
+class AdoptedConnectionBackend(PostgresqlPsycopgBackend):  # type: ignore[misc]
+    _driver = psycopg
+    # Off unless the runner turns them on (MigrationBackend.use_savepoints).
+    savepoints = True
+    # Runs each statement of a migration (statement, execute-it); None: as is.
+    statement_runner: StatementRunner | None = None
+    # The lock_timeout of the transaction yoyo opens next, sent with its
+    # BEGIN: one round trip fewer per migration.
+    begin_lock_timeout: float | None = None
+
+    def __init__(self, connection: Connection) -> None:
+        self._adopted = connection
+        super().__init__(URI, "_yoyo_migration")
+
+    def connect(self, dburi: Any) -> Connection:
+        return self._adopted
+
+    def begin(self) -> None:
+        if self.begin_lock_timeout is None:
+            super().begin()
+            return
+        self._in_transaction = True
+        self.execute(f"BEGIN; SET LOCAL lock_timeout = '{round(self.begin_lock_timeout * 1000)}ms'")
+
+    def cursor(self) -> Any:
+        # A migration that runs outside a transaction retries each
+        # statement on its own (see applying._apply_without_transaction).
+        cursor = super().cursor()
+        runner = self.statement_runner
+        return cursor if runner is None else _RunnerCursor(cursor, runner)
+
+    def savepoint(self, id: str) -> None:
+        if self.savepoints:
+            super().savepoint(id)
+
+    def savepoint_release(self, id: str) -> None:
+        if self.savepoints:
+            super().savepoint_release(id)
+
+    def savepoint_rollback(self, id: str) -> None:
+        if self.savepoints:
+            super().savepoint_rollback(id)
 
 
 def adopt(session: PostgresSession) -> DatabaseBackend:
-    return _backend_class()(session.connection)
-
-
-@cache
-def _backend_class() -> type[Any]:
-    """Built once. yoyo opens a connection of its own per backend and probes
-    the server each time, and appends the driver's error class to a
-    module-level list for every backend it creates (which would grow with the
-    number of schemas migrated); with the driver set on the class and our connection
-    adopted, it does neither."""
-    uri = parse_uri("postgresql+psycopg://")
-
-    class AdoptedConnectionBackend(PostgresqlPsycopgBackend):  # type: ignore[misc]
-        _driver = psycopg
-        # Off unless the runner turns them on (MigrationBackend.use_savepoints).
-        savepoints = True
-        # Runs each statement of a migration (statement, execute-it); None: as is.
-        statement_runner: StatementRunner | None = None
-        # The lock_timeout of the transaction yoyo opens next, sent with its
-        # BEGIN: one round trip fewer per migration.
-        begin_lock_timeout: float | None = None
-
-        def __init__(self, connection: Connection) -> None:
-            self._adopted = connection
-            super().__init__(uri, "_yoyo_migration")
-
-        def connect(self, dburi: Any) -> Connection:
-            return self._adopted
-
-        def begin(self) -> None:
-            if self.begin_lock_timeout is None:
-                super().begin()
-                return
-            self._in_transaction = True
-            self.execute(f"BEGIN; SET LOCAL lock_timeout = '{round(self.begin_lock_timeout * 1000)}ms'")
-
-        def cursor(self) -> Any:
-            # A migration that runs outside a transaction retries each
-            # statement on its own (see applying._apply_without_transaction).
-            cursor = super().cursor()
-            runner = self.statement_runner
-            return cursor if runner is None else _RunnerCursor(cursor, runner)
-
-        def savepoint(self, id: str) -> None:
-            if self.savepoints:
-                super().savepoint(id)
-
-        def savepoint_release(self, id: str) -> None:
-            if self.savepoints:
-                super().savepoint_release(id)
-
-        def savepoint_rollback(self, id: str) -> None:
-            if self.savepoints:
-                super().savepoint_rollback(id)
-
-    return AdoptedConnectionBackend
+    return AdoptedConnectionBackend(session.connection)
 
 
 class _RunnerCursor:

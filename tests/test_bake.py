@@ -60,6 +60,9 @@ POSTGRESQL_FILES = (
 LINT_FILES = (
     ".squawk.toml",
     "src/{pkg}/migrator/lint.py",
+    "src/{pkg}/migrator/lint_config.py",
+    "src/{pkg}/migrator/lint_results.py",
+    "src/{pkg}/migrator/lint_squawk.py",
     "src/{pkg}/cli/lint.py",
     "tests/test_migration_lint.py",
 )
@@ -67,10 +70,15 @@ LINT_FILES = (
 TENANT_PACKAGE = "src/{pkg}/tenants"
 TENANT_FILES = (
     f"{TENANT_PACKAGE}/__init__.py",
+    f"{TENANT_PACKAGE}/creation.py",
+    f"{TENANT_PACKAGE}/one_tenant.py",
     f"{TENANT_PACKAGE}/pending.py",
     f"{TENANT_PACKAGE}/registry.py",
+    f"{TENANT_PACKAGE}/results.py",
     f"{TENANT_PACKAGE}/runner.py",
     f"{TENANT_PACKAGE}/schemas.py",
+    f"{TENANT_PACKAGE}/startup.py",
+    f"{TENANT_PACKAGE}/workers.py",
     "src/{pkg}/cli/tenants.py",
     "tests/test_tenants.py",
     "tests/test_tenant_migrations.py",

@@ -12,7 +12,8 @@ from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresT
 from {{ cookiecutter.package_name }}.database.session import session_scope
 from {{ cookiecutter.package_name }}.errors import MigrationError
 from {{ cookiecutter.package_name }}.startup import prepare_database
-from {{ cookiecutter.package_name }}.tenants.runner import create_tenant, rollback_tenant_migrations
+from {{ cookiecutter.package_name }}.tenants.creation import create_tenant
+from {{ cookiecutter.package_name }}.tenants.one_tenant import rollback_tenant_migrations
 from conftest import settings_for
 
 pytest_plugins = ["helpers_tenants"]

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.migrator.lint import LintError, find_squawk
+from {{ cookiecutter.package_name }}.migrator.lint_results import LintError
+from {{ cookiecutter.package_name }}.migrator.lint_squawk import find_squawk
 from conftest import SOURCE_ROOT, target_url
 from helpers_postgresql import postgres_schema_target, postgres_server
 

@@ -27,16 +27,15 @@ from {{ cookiecutter.package_name }}.migrator.applying import NotTransactionalEr
 from {{ cookiecutter.package_name }}.migrator.runner import run_migrations
 from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
 from {{ cookiecutter.package_name }}.tenants import runner as tenant_runner
-from {{ cookiecutter.package_name }}.tenants.pending import summarize, tenants_with_pending
-from {{ cookiecutter.package_name }}.tenants.registry import RegistryCollisionError
-from {{ cookiecutter.package_name }}.tenants.runner import (
-    accept_change_in_all_tenants,
-    create_tenant,
+from {{ cookiecutter.package_name }}.tenants.creation import create_tenant
+from {{ cookiecutter.package_name }}.tenants.one_tenant import (
     get_tenant_migration_status,
     rollback_tenant_migrations,
-    run_all_tenant_migrations,
     run_tenant_migrations,
 )
+from {{ cookiecutter.package_name }}.tenants.pending import summarize, tenants_with_pending
+from {{ cookiecutter.package_name }}.tenants.registry import RegistryCollisionError
+from {{ cookiecutter.package_name }}.tenants.runner import accept_change_in_all_tenants, run_all_tenant_migrations
 from {{ cookiecutter.package_name }}.tenants.schemas import (
     InvalidTenantIdError,
     TenantExistsError,
@@ -341,7 +340,7 @@ from pathlib import Path
 from {{ cookiecutter.package_name }}.config import load_settings
 from {{ cookiecutter.package_name }}.database.session import session_scope
 from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
-from {{ cookiecutter.package_name }}.tenants.runner import run_tenant_migrations
+from {{ cookiecutter.package_name }}.tenants.one_tenant import run_tenant_migrations
 
 with session_scope(load_settings(env_file=None).database) as session:
     result = run_tenant_migrations(session, sys.argv[1], MigrationSource(Path(sys.argv[2])), lock_timeout=60)
@@ -535,7 +534,7 @@ from pathlib import Path
 from {{ cookiecutter.package_name }}.config import load_settings
 from {{ cookiecutter.package_name }}.database.session import session_scope
 from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
-from {{ cookiecutter.package_name }}.tenants.runner import run_tenant_migrations
+from {{ cookiecutter.package_name }}.tenants.one_tenant import run_tenant_migrations
 
 with session_scope(load_settings(env_file=None).database) as session:
     result = run_tenant_migrations(session, sys.argv[1], MigrationSource(Path(sys.argv[2])), lock_timeout=120)

@@ -19,17 +19,16 @@ from ..database.session import Session, session_scope
 from ..errors import ConfigError
 from ..migrator.sources import MigrationSource
 from ..progress import Progress
-from ..tenants.pending import summarize
-from ..tenants.results import TenantResult
-from ..tenants.runner import (
-    accept_change_in_all_tenants,
+from ..tenants.creation import create_tenant
+from ..tenants.one_tenant import (
     accept_tenant_change,
-    create_tenant,
     get_tenant_migration_status,
     rollback_tenant_migrations,
-    run_all_tenant_migrations,
     run_tenant_migrations,
 )
+from ..tenants.pending import summarize
+from ..tenants.results import TenantResult
+from ..tenants.runner import accept_change_in_all_tenants, run_all_tenant_migrations
 from ..tenants.schemas import postgres_only
 from .commands import (
     Command,

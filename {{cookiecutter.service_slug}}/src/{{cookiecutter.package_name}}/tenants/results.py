@@ -1,8 +1,9 @@
-"""What one tenant's migration run did: what the runner returns and the registry keeps."""
+"""What a tenant's migration run did (what the runner returns and the registry
+keeps), and the report of a run over every tenant."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 TenantOutcome = Literal["applied", "up to date", "failed"]
@@ -19,3 +20,26 @@ class TenantResult:
     @property
     def failed(self) -> bool:
         return self.outcome == "failed"
+
+
+@dataclass(frozen=True)
+class TenantRunReport:
+    """Every tenant's result, in the order the runs finished."""
+
+    results: list[TenantResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[TenantResult]:
+        return [result for result in self.results if result.failed]
+
+    @property
+    def migrated(self) -> list[TenantResult]:
+        return [result for result in self.results if result.outcome == "applied"]
+
+    @property
+    def up_to_date(self) -> int:
+        return sum(1 for result in self.results if result.outcome == "up to date")
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed

@@ -72,6 +72,7 @@ PRUNE: dict[tuple[str, str], tuple[str, ...]] = {
     ("tenancy", "single"): (
         "src/{package}/tenants",
         "src/{package}/cli/tenants.py",
+        "src/{package}/cli/tenant_options.py",
         "tests/test_tenants.py",
         "tests/test_tenant_migrations.py",
         "tests/test_tenant_sessions.py",

@@ -80,6 +80,7 @@ TENANT_FILES = (
     f"{TENANT_PACKAGE}/startup.py",
     f"{TENANT_PACKAGE}/workers.py",
     "src/{pkg}/cli/tenants.py",
+    "src/{pkg}/cli/tenant_options.py",
     "tests/test_tenants.py",
     "tests/test_tenant_migrations.py",
     "tests/test_tenant_sessions.py",

@@ -15,17 +15,12 @@ from contextlib import AbstractContextManager
 from ..config import Settings
 from ..database.session import Session, session_scope
 from ..migrator.drift import DriftError, accept_change, drift_message, find_drift
-from ..migrator.plan import Plan, plan_migrations
-from ..migrator.runner import (
-    MigrationStatus,
-    RollbackResult,
-    get_migration_status,
-    rollback_migrations,
-    run_migrations,
-)
+from ..migrator.plan import plan_migrations
+from ..migrator.runner import get_migration_status, rollback_migrations, run_migrations
 from ..migrator.scaffold import make_migration, make_seed
 from ..progress import Progress
 from ..seed_runner import run_seeds, seeds_directory
+from .reports import accepted_line, print_listing, print_plan, print_rollback, print_status
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -111,29 +106,11 @@ def check_drift(session: Session, settings: Settings, action: str = "migrate") -
     print(f"warning: {drift_message(drift)}", file=sys.stderr)
 
 
-def print_plan(plan: Plan, settings: Settings) -> None:
-    print(f"Dry run on {settings.database.describe()}: nothing is changed.")
-    if not plan.migrations:
-        print("Nothing to migrate.")
-        return
-    for migration in plan.migrations:
-        print(f"\n-- {migration.name} ({migration.path.name})")
-        for statement in migration.statements:
-            print(statement)
-    print(f"\n{len(plan.migrations)} migration(s) would be applied as batch {plan.batch}.")
-
-
 def accept(args: argparse.Namespace, settings: Settings) -> int:
     with connected(settings) as session:
         checksum = accept_change(session, args.name)
     print(accepted_line(args.name, checksum, settings.database.describe()))
     return 0
-
-
-def accepted_line(name: str, checksum: str | None, where: str) -> str:
-    if checksum is None:
-        return f"Nothing to accept: {name} matches its file on {where}."
-    return f"Accepted the current content of {name} on {where} (checksum {checksum[:12]})."
 
 
 def rollback(args: argparse.Namespace, settings: Settings) -> int:
@@ -148,58 +125,16 @@ def rollback(args: argparse.Namespace, settings: Settings) -> int:
     return print_rollback(result)
 
 
-def print_rollback(result: RollbackResult) -> int:
-    if not result.rolled_back:
-        print("Nothing to roll back: no migration is applied.")
-        return 0
-    batches = ", ".join(str(batch) for batch in result.batches)
-    print(f"Rolled back {len(result.rolled_back)} migration(s) of batch {batches}:")
-    for name in result.rolled_back:
-        print(f"  {name}")
-    return 0
-
-
 def status(_: argparse.Namespace, settings: Settings) -> int:
     with connected(settings) as session:
         state = get_migration_status(session)
     return print_status(state, settings)
 
 
-def print_status(state: MigrationStatus, settings: Settings, scope: str | None = None) -> int:
-    """The status report; `scope` is a line naming a part of the database (a schema)."""
-    print(f"Database: {settings.database.describe()}")
-    if scope:
-        print(scope)
-    changed = {drift.name: drift.reason for drift in state.drift}
-    print(f"Completed: {len(state.completed)}")
-    for done in state.completed:
-        applied_at = done.applied_at.strftime("%Y-%m-%d %H:%M:%S UTC")
-        mark = f"  DRIFT: file {changed[done.name]} since applied" if done.name in changed else ""
-        print(f"  {done.name}  batch {done.batch}  applied {applied_at}{mark}")
-    print(f"Pending: {len(state.pending)}")
-    for name in state.pending:
-        print(f"  {name}")
-    if state.drift:
-        print(f"Drift: {drift_message(state.drift)}")
-    if state.invalid_indexes:
-        print(f"Invalid indexes: {len(state.invalid_indexes)} (a failed CREATE INDEX CONCURRENTLY left them)")
-        for index in state.invalid_indexes:
-            print(f"  {index.describe()}")
-    return 0
-
-
 def list_migrations(_: argparse.Namespace, settings: Settings) -> int:
     with connected(settings) as session:
         state = get_migration_status(session)
     return print_listing(state)
-
-
-def print_listing(state: MigrationStatus) -> int:
-    for done in state.completed:
-        print(f"[x] {done.name} (batch {done.batch})")
-    for name in state.pending:
-        print(f"[ ] {name} (pending)")
-    return 0
 
 
 def new_migration(args: argparse.Namespace, _: Settings) -> int:

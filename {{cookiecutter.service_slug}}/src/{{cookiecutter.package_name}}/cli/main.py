@@ -24,7 +24,7 @@ from ..errors import ServiceError
 from ..logging_setup import configure_logging
 from .commands import Command, Commands, add_core_commands
 
-CORE_MODULES = ("main", "commands")
+CORE_MODULES = ("main", "commands", "reports")
 
 
 class Extension(Protocol):

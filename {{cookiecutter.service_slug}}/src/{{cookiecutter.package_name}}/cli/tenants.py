@@ -1,8 +1,7 @@
 """The tenant commands of the command line (schema-per-tenant services).
 
-`extend` adds the tenant commands, gives rollback, status, list and
-accept-migration a `--tenant` option, and makes `migrate` (and its dry run)
-go on to every tenant after the shared schema. Tenant commands need
+`extend` adds tenant-create, migrate-tenant, migrate-tenants and tenants;
+tenant_options.py brings tenants into the core commands. Tenant commands need
 PostgreSQL: on a SQLite DATABASE_URL they say so.
 """
 
@@ -10,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 from ..config import Settings
@@ -20,25 +18,12 @@ from ..errors import ConfigError
 from ..migrator.sources import MigrationSource
 from ..progress import Progress
 from ..tenants.creation import create_tenant
-from ..tenants.one_tenant import (
-    accept_tenant_change,
-    get_tenant_migration_status,
-    rollback_tenant_migrations,
-    run_tenant_migrations,
-)
+from ..tenants.one_tenant import run_tenant_migrations
 from ..tenants.pending import summarize
 from ..tenants.results import TenantResult
-from ..tenants.runner import accept_change_in_all_tenants, run_all_tenant_migrations
+from ..tenants.runner import run_all_tenant_migrations
 from ..tenants.schemas import postgres_only
-from .commands import (
-    Command,
-    Commands,
-    accepted_line,
-    connected,
-    print_listing,
-    print_rollback,
-    print_status,
-)
+from .commands import Commands
 
 # How many tenant names a summary prints before it only counts the rest.
 SHOWN = 20
@@ -87,7 +72,7 @@ def tenant_create(args: argparse.Namespace, settings: Settings) -> int:
             session, args.tenant, lock_timeout=settings.migration_lock_timeout, lock_retry=settings.lock_retry
         )
     print(f"Created tenant {result.tenant_id}; applied {len(result.applied)} migration(s):")
-    _print_names(result.applied)
+    print_names(result.applied)
     return 0
 
 
@@ -113,28 +98,12 @@ def tenants_status(_: argparse.Namespace, settings: Settings) -> int:
     print(f"Tenants: {summary.total}")
     print(f"Up to date: {summary.up_to_date}")
     print(f"Pending migrations: {len(summary.pending)}")
-    _print_names(summary.pending)
+    print_names(summary.pending)
     print(f"Failed last run: {len(summary.failed)}")
     for failed in summary.failed[:SHOWN]:
         when = failed.failed_at.strftime("%Y-%m-%d %H:%M:%S UTC")
         print(f"  {failed.tenant_id}  {when}  {failed.error}")
     return 0
-
-
-def print_tenant_plan(session: Session) -> None:
-    """What a dry run says of the tenants: which ones the same files would migrate."""
-    summary = summarize(postgres_only(session), MigrationSource.for_dialect("postgresql").migration_ids())
-    print(
-        f"Tenants with pending migrations: {len(summary.pending)} of {summary.total} "
-        "(each would run its own pending files; make migrate-status TENANT=<id> lists them)."
-    )
-    _print_names(summary.pending)
-
-
-def accept_in_tenants(settings: Settings, name: str) -> None:
-    accepted = accept_change_in_all_tenants(postgres_target(settings), name)
-    print(f"Accepted the current content of {name} in {len(accepted)} tenant(s).")
-    _print_names(accepted)
 
 
 def extend(commands: Commands) -> None:
@@ -151,80 +120,6 @@ def extend(commands: Commands) -> None:
         help="connections at once, 1 or more (TENANT_MIGRATION_CONCURRENCY)",
     )
     commands.add("tenants", tenants_status, "summarize every tenant's migration state")
-    for name in ("rollback", "status", "list", "accept-migration"):
-        commands.parser(name).add_argument("--tenant", help="a tenant's schema instead of the shared one")
-    commands.wrap("migrate", _then_every_tenant)
-    commands.wrap("accept-migration", _accept_in_tenants_too)
-    commands.wrap("rollback", _or_in_one_tenant(_roll_back_tenant))
-    commands.wrap("status", _or_in_one_tenant(_tenant_status))
-    commands.wrap("list", _or_in_one_tenant(_tenant_listing))
-
-
-def _then_every_tenant(migrate: Command) -> Command:
-    """The shared schema first, then every tenant (SQLite has no tenants)."""
-
-    def migrate_shared_then_tenants(args: argparse.Namespace, settings: Settings) -> int:
-        code = migrate(args, settings)
-        if code != 0 or not isinstance(settings.database, PostgresTarget):
-            return code
-        if args.dry_run:
-            with shared_session(settings) as session:
-                print_tenant_plan(session)
-            return 0
-        return report_tenant_migrations(settings)
-
-    return migrate_shared_then_tenants
-
-
-def _accept_in_tenants_too(accept: Command) -> Command:
-    def accept_here_and_in_tenants(args: argparse.Namespace, settings: Settings) -> int:
-        if args.tenant:
-            with connected(settings) as session:
-                checksum = accept_tenant_change(session, args.tenant, args.name)
-            print(accepted_line(args.name, checksum, f"tenant {args.tenant}"))
-            return 0
-        code = accept(args, settings)
-        if isinstance(settings.database, PostgresTarget):
-            accept_in_tenants(settings, args.name)
-        return code
-
-    return accept_here_and_in_tenants
-
-
-def _or_in_one_tenant(in_tenant: Command) -> Callable[[Command], Command]:
-    """With --tenant, the command runs on that tenant's schema instead."""
-
-    def wrapper(shared: Command) -> Command:
-        def shared_or_tenant(args: argparse.Namespace, settings: Settings) -> int:
-            return in_tenant(args, settings) if args.tenant else shared(args, settings)
-
-        return shared_or_tenant
-
-    return wrapper
-
-
-def _roll_back_tenant(args: argparse.Namespace, settings: Settings) -> int:
-    with connected(settings) as session:
-        result = rollback_tenant_migrations(
-            session,
-            args.tenant,
-            lock_timeout=settings.migration_lock_timeout,
-            lock_retry=settings.lock_retry,
-            all_batches=args.all,
-        )
-    return print_rollback(result)
-
-
-def _tenant_status(args: argparse.Namespace, settings: Settings) -> int:
-    with connected(settings) as session:
-        state = get_tenant_migration_status(session, args.tenant)
-    return print_status(state, settings, scope=f"Tenant: {args.tenant}")
-
-
-def _tenant_listing(args: argparse.Namespace, settings: Settings) -> int:
-    with connected(settings) as session:
-        state = get_tenant_migration_status(session, args.tenant)
-    return print_listing(state)
 
 
 def _report_one(result: TenantResult) -> int:
@@ -235,11 +130,11 @@ def _report_one(result: TenantResult) -> int:
         print(f"Nothing to migrate: tenant {result.tenant_id} is up to date.")
         return 0
     print(f"Applied {len(result.applied)} migration(s) to tenant {result.tenant_id}:")
-    _print_names(result.applied)
+    print_names(result.applied)
     return 0
 
 
-def _print_names(names: tuple[str, ...] | list[str]) -> None:
+def print_names(names: tuple[str, ...] | list[str]) -> None:
     for name in names[:SHOWN]:
         print(f"  {name}")
     if len(names) > SHOWN:

@@ -10,7 +10,7 @@ import pytest
 from {{ cookiecutter.package_name }}.database.postgresql import PostgresSession
 from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
 from {{ cookiecutter.package_name }}.database.session import session_scope
-from {{ cookiecutter.package_name }}.errors import MigrationError
+from {{ cookiecutter.package_name }}.errors import MigrationError, Remedy
 from {{ cookiecutter.package_name }}.startup import prepare_database
 from {{ cookiecutter.package_name }}.tenants.creation import create_tenant
 from {{ cookiecutter.package_name }}.tenants.one_tenant import rollback_tenant_migrations
@@ -56,5 +56,9 @@ def test_startup_fails_fast_when_a_tenant_fails(
         create_tenant(shared, broken)
         shared.execute(f'DELETE FROM "tenant_{broken}".schema_migrations')  # 0001 now conflicts
 
-    with pytest.raises(MigrationError, match=rf"1 tenant\(s\) failed to migrate: {broken} \(migration "):
+    with pytest.raises(
+        MigrationError, match=rf"1 tenant\(s\) failed to migrate: {broken} \(migration "
+    ) as raised:
         prepare_database(settings_for(shared_target))
+
+    assert raised.value.remedies == (Remedy("tenants", purpose="list them"),)

@@ -42,7 +42,11 @@ ROWS = [
             ("too-long", "a" * 49),
         )
     ),
-    Row("tenant-not-registered", ("migrate-tenant", "{tenant}"), names="tenant '{tenant}' is not registered"),
+    Row(
+        "tenant-not-registered",
+        ("migrate-tenant", "{tenant}"),
+        names="tenant '{tenant}' is not registered; create it: make tenant-create TENANT={tenant}",
+    ),
     Row(
         "tenant-exists",
         ("tenant-create", "{tenant}"),

@@ -6,13 +6,22 @@ import pytest
 
 from {{ cookiecutter.package_name }}.database.session import Session, session_scope
 from {{ cookiecutter.package_name }}.database.target import DatabaseTarget
-from {{ cookiecutter.package_name }}.migrator.drift import Drift, DriftError, accept_change, drift_message, find_drift
+from {{ cookiecutter.package_name }}.errors import Remedy
+from {{ cookiecutter.package_name }}.migrator.drift import (
+    Drift,
+    DriftError,
+    accept_change,
+    drift_message,
+    drift_remedies,
+    find_drift,
+)
 from {{ cookiecutter.package_name }}.migrator.plan import plan_migrations
 from {{ cookiecutter.package_name }}.migrator.runner import get_migration_status, run_migrations
 from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
 from conftest import cli, dialect_helpers, target_url
 
 FIRST = "0001_create_users_table"
+ACCEPT_FIRST = Remedy("accept-migration", {"name": FIRST}, "record it")
 
 
 def edit(source: MigrationSource, name: str) -> None:
@@ -56,14 +65,19 @@ def test_drift_refuses_to_migrate_when_told_and_warns_otherwise(
         source_copy, "0002_add_nickname", "ALTER TABLE users ADD COLUMN nickname TEXT;", "SELECT 1;"
     )
 
-    with pytest.raises(DriftError, match=rf"refusing to migrate: 1 applied migration\(s\) differ.*{FIRST}"):
+    with pytest.raises(
+        DriftError, match=rf"refusing to migrate: 1 applied migration\(s\) differ.*{FIRST}"
+    ) as refused:
         run_migrations(session, source_copy, on_drift="refuse")
+    assert refused.value.remedies == (ACCEPT_FIRST,)
     assert get_migration_status(session, source_copy).pending == ["0002_add_nickname"]
 
     applied = run_migrations(session, source_copy, on_drift="warn").applied
 
     assert applied == ["0002_add_nickname"]
-    assert any("make migrate-accept NAME=" + FIRST in record.getMessage() for record in caplog.records)
+    [warning] = [record for record in caplog.records if "differ from their files" in record.getMessage()]
+    assert FIRST in warning.getMessage()
+    assert getattr(warning, "remedies", None) == (ACCEPT_FIRST,)
 
 
 def test_accepting_a_change_stores_the_new_checksum(session: Session, source_copy: MigrationSource) -> None:
@@ -124,10 +138,12 @@ def test_the_advice_for_a_missing_file_is_to_restore_it_not_to_accept_it() -> No
     both = drift_message([Drift("0001_x", "missing"), Drift("0002_y", "changed")])
 
     assert missing.endswith("; restore each missing file")
-    assert "migrate-accept" not in missing
+    assert drift_remedies([Drift("0001_x", "missing")]) == ()
     assert both.endswith(
-        "restore each missing file; restore each changed file, or record its new content "
-        "as intended with: make migrate-accept NAME=0002_y"
+        "restore each missing file; restore each changed file, or record its new content as intended"
+    )
+    assert drift_remedies([Drift("0001_x", "missing"), Drift("0002_y", "changed")]) == (
+        Remedy("accept-migration", {"name": "0002_y"}, "record it"),
     )
 
 
@@ -144,10 +160,16 @@ def test_rollback_in_production_refuses_drift_as_migrate_does(target: DatabaseTa
         session.execute("UPDATE schema_migrations SET checksum = 'edited'")
 
     refused = cli("rollback", DATABASE_URL=url, APP_ENV="production")
+    status = cli("status", DATABASE_URL=url)
     warned = cli("rollback", DATABASE_URL=url)
 
+    accept = f"; record it: make migrate-accept NAME={FIRST}"
     assert refused.returncode == 1
     [line] = refused.stderr.strip().splitlines()
     assert line.startswith("error: refusing to roll back in production: 1 applied migration(s) differ"), line
+    assert line.endswith(accept), line
+    assert f"\nDrift: 1 applied migration(s) differ from their files: {FIRST} " in status.stdout
+    assert f"{accept}\n" in status.stdout
     assert warned.returncode == 0, warned.stderr
     assert warned.stderr.startswith("warning: 1 applied migration(s) differ")
+    assert warned.stderr.splitlines()[0].endswith(accept)

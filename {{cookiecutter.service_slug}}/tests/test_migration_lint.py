@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from {{ cookiecutter.package_name }}.errors import INSTALL, Remedy
 from {{ cookiecutter.package_name }}.migrator.lint_results import LintError
 from {{ cookiecutter.package_name }}.migrator.lint_squawk import find_squawk
 from conftest import SOURCE_ROOT, target_url
@@ -370,10 +371,14 @@ def test_excluded_paths_are_skipped_and_said_to_be(project: Project) -> None:
     assert str(dangerous) not in linted(result)
 
 
-def test_without_squawk_the_error_says_to_run_make_install(tmp_path: Path) -> None:
+def test_without_squawk_the_error_says_to_install_the_dev_dependencies(tmp_path: Path) -> None:
     # Nothing beside this (pretend) interpreter, nothing on the search path.
-    with pytest.raises(LintError, match=r"squawk is not installed: .*; run make install"):
+    with pytest.raises(
+        LintError, match=r"squawk is not installed: .*\(squawk-cli is a dev dependency\)$"
+    ) as raised:
         find_squawk(python=tmp_path / "bin" / "python", search_path=str(tmp_path))
+
+    assert raised.value.remedies == (Remedy(INSTALL, purpose="install it"),)
 
 
 def test_squawk_is_found_beside_the_interpreter_first() -> None:

@@ -21,7 +21,7 @@ from {{ cookiecutter.package_name }}.database.lock_retry import LockRetryPolicy
 from {{ cookiecutter.package_name }}.database.postgresql import PostgresSession, open_postgres_session
 from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
 from {{ cookiecutter.package_name }}.database.session import session_scope
-from {{ cookiecutter.package_name }}.errors import MigrationError
+from {{ cookiecutter.package_name }}.errors import MigrationError, Remedy
 from {{ cookiecutter.package_name }}.log_context import LogContextFilter
 from {{ cookiecutter.package_name }}.migrator.applying import NotTransactionalError
 from {{ cookiecutter.package_name }}.migrator.runner import run_migrations
@@ -280,8 +280,12 @@ def test_an_existing_tenant_or_an_unregistered_schema_is_refused_and_kept(
 def test_unregistered_tenants_are_refused_by_name(
     shared: PostgresSession, new_tenant_id: NewTenantId
 ) -> None:
-    with pytest.raises(UnknownTenantError, match="is not registered"):
-        run_tenant_migrations(shared, new_tenant_id("ghost"))
+    ghost = new_tenant_id("ghost")
+
+    with pytest.raises(UnknownTenantError, match="is not registered") as raised:
+        run_tenant_migrations(shared, ghost)
+
+    assert raised.value.remedies == (Remedy("tenant-create", {"tenant": ghost}, "create it"),)
 
 
 def test_rolling_back_one_tenant_leaves_the_others_untouched(
@@ -336,10 +340,7 @@ def test_the_lock_is_per_schema(
 
 MIGRATE_ONE = """
 import sys
-from pathlib import Path
 from {{ cookiecutter.package_name }}.config import load_settings
-from {{ cookiecutter.package_name }}.database.session import session_scope
-from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
 from {{ cookiecutter.package_name }}.tenants.one_tenant import run_tenant_migrations
 
 with session_scope(load_settings(env_file=None).database) as session:
@@ -530,11 +531,6 @@ def test_a_tenant_whose_table_stays_locked_fails_with_its_blocker_and_the_others
 
 TENANT_RUNNER = """
 import sys
-from pathlib import Path
-from {{ cookiecutter.package_name }}.config import load_settings
-from {{ cookiecutter.package_name }}.database.session import session_scope
-from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
-from {{ cookiecutter.package_name }}.tenants.one_tenant import run_tenant_migrations
 
 with session_scope(load_settings(env_file=None).database) as session:
     result = run_tenant_migrations(session, sys.argv[1], MigrationSource(Path(sys.argv[2])), lock_timeout=120)
@@ -609,6 +605,7 @@ def test_a_concurrency_below_one_is_refused_in_one_line(
     assert result.returncode == 1
     [line] = result.stderr.strip().splitlines()
     assert line.startswith(f"error: tenant migration concurrency is {concurrency}: use 1 or more"), line
+    assert line.endswith("; choose 1 or more: make migrate-tenants CONCURRENCY=<concurrency>"), line
 
 
 def test_an_application_table_named_tenants_lives_beside_the_registry(

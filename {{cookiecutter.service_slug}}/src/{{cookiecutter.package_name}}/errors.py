@@ -1,12 +1,47 @@
 """The errors this service reports to a person: each carries one clear line.
 
 Every message names what was wrong (a variable, a file, a migration) and never
-contains a password; the CLI and the startup runner print `str(error)` as is.
+contains a password. An error may also carry remedies: which command of the
+command line fixes it (or shows more), with which arguments. The engine only
+names the command; the command line prints the message and phrases each
+remedy as the command a person types, on the same line.
 """
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+# Not a command of the command line: installing the project with its
+# development tools, which the command line cannot do for itself.
+INSTALL: Final = "install"
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """A command that fixes an error, or shows more of it.
+
+    `command` is the name of a command of the command line (`migrate`,
+    `accept-migration`, ...) or INSTALL; `arguments` gives the value of each of
+    its arguments by parameter name (None: a value the person chooses);
+    `purpose` says what running it does, in a few words ("create it").
+    """
+
+    command: str
+    arguments: Mapping[str, str | None] = field(default_factory=dict)
+    purpose: str = "fix"
 
 
 class ServiceError(Exception):
-    """Base class: an error whose message is fit to show to an operator."""
+    """Base class: an error whose message is fit to show to an operator.
+
+    `str(error)` is the message: what is wrong. `remedies` are the commands
+    that fix it, in the order to show them."""
+
+    def __init__(self, message: str, *remedies: Remedy) -> None:
+        super().__init__(message)
+        self.remedies: tuple[Remedy, ...] = remedies
 
 
 class ConfigError(ServiceError):

@@ -16,7 +16,7 @@ from typing import cast
 
 from .config import Settings
 from .database.session import session_scope
-from .errors import ConfigError
+from .errors import ConfigError, Remedy
 from .migrator.runner import pending_migrations, run_migrations
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,9 @@ def prepare_database(settings: Settings) -> list[str]:
             if pending:
                 log.warning(
                     "AUTO_MIGRATE is off and %d migration(s) are pending: /ready answers 503 "
-                    "until they are applied (make migrate)",
+                    "until they are applied",
                     len(pending),
+                    extra={"remedies": (Remedy("migrate", purpose="apply them"),)},
                 )
             return []
         log.info("Running database migrations")

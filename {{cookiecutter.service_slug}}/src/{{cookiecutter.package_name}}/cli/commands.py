@@ -2,7 +2,8 @@
 
 Each command takes the parsed arguments and the settings, prints what it did,
 and returns the exit code. Extensions (see main.py) add commands of their own
-through `Commands`, and may wrap a core command's handler.
+through `Commands`, and may wrap a core command's handler. Each command is
+added with the Makefile target that calls it (remedies.py).
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from contextlib import AbstractContextManager
 
 from ..config import Settings
 from ..database.session import Session, session_scope
-from ..migrator.drift import DriftError, accept_change, drift_message, find_drift
+from ..migrator.drift import DriftError, accept_change, drift_message, drift_remedies, find_drift
 from ..migrator.plan import plan_migrations
 from ..migrator.runner import get_migration_status, rollback_migrations, run_migrations
 from ..migrator.scaffold import make_migration, make_seed
 from ..progress import Progress
 from ..seed_runner import run_seeds, seeds_directory
+from .remedies import MakeTarget, advice, register
 from .reports import accepted_line, print_listing, print_plan, print_rollback, print_status
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -33,11 +35,13 @@ class Commands:
         self._parsers: dict[str, argparse.ArgumentParser] = {}
 
     def add(
-        self, name: str, handler: Command, help_text: str, aliases: Sequence[str] = ()
+        self, name: str, handler: Command, help_text: str, *, make: MakeTarget, aliases: Sequence[str] = ()
     ) -> argparse.ArgumentParser:
+        """A command, with `make`: the Makefile target that calls it."""
         parser = self._subparsers.add_parser(name, help=help_text, aliases=list(aliases))
         parser.set_defaults(handler=handler)
         self._parsers[name] = parser
+        register(name, make)
         return parser
 
     def parser(self, name: str) -> argparse.ArgumentParser:
@@ -51,22 +55,39 @@ class Commands:
 
 def add_core_commands(commands: Commands) -> None:
     commands.add(
-        "migrate", migrate, "apply pending migrations as one batch", aliases=["migrate-latest"]
+        "migrate",
+        migrate,
+        "apply pending migrations as one batch",
+        make=MakeTarget("migrate", {"dry_run": "DRY_RUN"}),
+        aliases=["migrate-latest"],
     ).add_argument("--dry-run", action="store_true", help="print the SQL that would run; change nothing")
     commands.add(
-        "accept-migration", accept, "record an applied migration's changed file as intended"
+        "accept-migration",
+        accept,
+        "record an applied migration's changed file as intended",
+        make=MakeTarget("migrate-accept", {"name": "NAME"}),
     ).add_argument("name")
-    commands.add("rollback", rollback, "undo the last batch of migrations").add_argument(
-        "--all", action="store_true", help="undo every batch"
+    commands.add(
+        "rollback",
+        rollback,
+        "undo the last batch of migrations",
+        make=MakeTarget("migrate-rollback", {"all": "ALL"}),
+    ).add_argument("--all", action="store_true", help="undo every batch")
+    commands.add("status", status, "show completed and pending migrations", make=MakeTarget("migrate-status"))
+    commands.add(
+        "list", list_migrations, "list every migration with its state", make=MakeTarget("migrate-list")
     )
-    commands.add("status", status, "show completed and pending migrations")
-    commands.add("list", list_migrations, "list every migration with its state")
-    commands.add("make-migration", new_migration, "create a migration and its rollback file").add_argument(
-        "name"
-    )
-    commands.add("make-seed", new_seed, "create a seed file").add_argument("name")
-    commands.add("seed", seed, "run the seed files (not in production)")
-    commands.add("serve", serve, "migrate (when AUTO_MIGRATE is on), then serve HTTP")
+    commands.add(
+        "make-migration",
+        new_migration,
+        "create a migration and its rollback file",
+        make=MakeTarget("migrate-make", {"name": "NAME"}),
+    ).add_argument("name")
+    commands.add(
+        "make-seed", new_seed, "create a seed file", make=MakeTarget("seed-make", {"name": "NAME"})
+    ).add_argument("name")
+    commands.add("seed", seed, "run the seed files (not in production)", make=MakeTarget("seed-run"))
+    commands.add("serve", serve, "migrate (when AUTO_MIGRATE is on), then serve HTTP", make=MakeTarget("run"))
 
 
 def connected(settings: Settings) -> AbstractContextManager[Session]:
@@ -102,8 +123,10 @@ def check_drift(session: Session, settings: Settings, action: str = "migrate") -
     if not drift:
         return
     if settings.on_drift == "refuse":
-        raise DriftError(f"refusing to {action} in production: {drift_message(drift)}")
-    print(f"warning: {drift_message(drift)}", file=sys.stderr)
+        raise DriftError(
+            f"refusing to {action} in production: {drift_message(drift)}", *drift_remedies(drift)
+        )
+    print(f"warning: {drift_message(drift)}{advice(drift_remedies(drift))}", file=sys.stderr)
 
 
 def accept(args: argparse.Namespace, settings: Settings) -> int:

@@ -7,10 +7,16 @@ import argparse
 from ..config import Settings
 from ..migrator.lint import all_migration_files, lint_files, pending_migration_files
 from .commands import Command, Commands, connected
+from .remedies import MakeTarget
 
 
 def extend(commands: Commands) -> None:
-    command = commands.add("lint-migrations", lint_migrations, "lint the PostgreSQL migrations with squawk")
+    command = commands.add(
+        "lint-migrations",
+        lint_migrations,
+        "lint the PostgreSQL migrations with squawk",
+        make=MakeTarget("migrate-lint", {"all": "ALL", "files": "FILES"}),
+    )
     command.add_argument("--all", action="store_true", help="every migration, applied or not")
     command.add_argument("files", nargs="*", help="these files only")
     commands.wrap("make-migration", _then_suggest_linting)

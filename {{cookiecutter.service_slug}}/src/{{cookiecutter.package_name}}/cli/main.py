@@ -1,7 +1,9 @@
 """The service's command line: `python -m {{ cookiecutter.package_name }} <command>`.
 
 Every Makefile target is a thin call of one of these commands, so they work
-without make too. Errors are printed as one line, and the exit code is 1.
+without make too. Errors are printed as one line, and the exit code is 1; the
+line ends with the make command that fixes the error, when it names one
+(remedies.py).
 
 The core commands are in commands.py. Every other module of this folder is
 an extension: its `extend(commands)` adds commands and options of its own,
@@ -23,8 +25,9 @@ from ..config import load_settings
 from ..errors import ServiceError
 from ..logging_setup import configure_logging
 from .commands import Command, Commands, add_core_commands
+from .remedies import error_line, phrase_remedies_in_logs
 
-CORE_MODULES = ("main", "commands", "reports")
+CORE_MODULES = ("main", "commands", "remedies", "reports")
 
 
 class Extension(Protocol):
@@ -52,10 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         configure_logging(settings)
+        phrase_remedies_in_logs()
         handler: Command = args.handler
         return handler(args, settings)
     except ServiceError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         logging.getLogger(__name__).debug("command failed", exc_info=True)
         return 1
     except KeyboardInterrupt:

@@ -4,9 +4,10 @@ rollback, the status and the listing (extensions print them too)."""
 from __future__ import annotations
 
 from ..config import Settings
-from ..migrator.drift import drift_message
+from ..migrator.drift import drift_message, drift_remedies
 from ..migrator.plan import Plan
 from ..migrator.runner import MigrationStatus, RollbackResult
+from .remedies import advice
 
 
 def print_plan(plan: Plan, settings: Settings) -> None:
@@ -53,7 +54,7 @@ def print_status(state: MigrationStatus, settings: Settings, scope: str | None =
     for name in state.pending:
         print(f"  {name}")
     if state.drift:
-        print(f"Drift: {drift_message(state.drift)}")
+        print(f"Drift: {drift_message(state.drift)}{advice(drift_remedies(state.drift))}")
     if state.invalid_indexes:
         print(f"Invalid indexes: {len(state.invalid_indexes)} (a failed CREATE INDEX CONCURRENTLY left them)")
         for index in state.invalid_indexes:

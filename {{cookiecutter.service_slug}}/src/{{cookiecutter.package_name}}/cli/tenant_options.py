@@ -21,6 +21,7 @@ from ..tenants.pending import summarize
 from ..tenants.runner import accept_change_in_all_tenants
 from ..tenants.schemas import postgres_only
 from .commands import Command, Commands, connected
+from .remedies import add_variable
 from .reports import accepted_line, print_listing, print_rollback, print_status
 from .tenants import postgres_target, print_names, report_tenant_migrations, shared_session
 
@@ -28,6 +29,7 @@ from .tenants import postgres_target, print_names, report_tenant_migrations, sha
 def extend(commands: Commands) -> None:
     for name in ("rollback", "status", "list", "accept-migration"):
         commands.parser(name).add_argument("--tenant", help="a tenant's schema instead of the shared one")
+        add_variable(name, "tenant", "TENANT")
     commands.wrap("migrate", _then_every_tenant)
     commands.wrap("accept-migration", _accept_in_tenants_too)
     commands.wrap("rollback", _or_in_one_tenant(_roll_back_tenant))

@@ -24,6 +24,7 @@ from ..tenants.results import TenantResult
 from ..tenants.runner import run_all_tenant_migrations
 from ..tenants.schemas import postgres_only
 from .commands import Commands
+from .remedies import MakeTarget, advice
 
 # How many tenant names a summary prints before it only counts the rest.
 SHOWN = 20
@@ -62,7 +63,7 @@ def report_tenant_migrations(settings: Settings, concurrency: int | None = None)
         f"{report.up_to_date} already up to date, {len(report.failed)} failed."
     )
     for failed in report.failed:
-        print(f"  FAILED {failed.tenant_id}: {failed.error}")
+        print(f"  FAILED {failed.tenant_id}: {failed.error}{advice(failed.remedies)}")
     return 0 if report.ok else 1
 
 
@@ -108,23 +109,42 @@ def tenants_status(_: argparse.Namespace, settings: Settings) -> int:
 
 def extend(commands: Commands) -> None:
     commands.add(
-        "tenant-create", tenant_create, "register a tenant, create its schema and migrate it"
+        "tenant-create",
+        tenant_create,
+        "register a tenant, create its schema and migrate it",
+        make=MakeTarget("tenant-create", {"tenant": "TENANT"}),
     ).add_argument("tenant")
-    commands.add("migrate-tenant", migrate_tenant, "apply pending migrations to one tenant").add_argument(
-        "tenant"
-    )
-    commands.add("migrate-tenants", migrate_all, "apply pending migrations to every tenant").add_argument(
+    commands.add(
+        "migrate-tenant",
+        migrate_tenant,
+        "apply pending migrations to one tenant",
+        make=MakeTarget("migrate-tenant", {"tenant": "TENANT"}),
+    ).add_argument("tenant")
+    commands.add(
+        "migrate-tenants",
+        migrate_all,
+        "apply pending migrations to every tenant",
+        make=MakeTarget("migrate-tenants", {"concurrency": "CONCURRENCY"}),
+    ).add_argument(
         "--concurrency",
         type=int,
         default=None,
         help="connections at once, 1 or more (TENANT_MIGRATION_CONCURRENCY)",
     )
-    commands.add("tenants", tenants_status, "summarize every tenant's migration state")
+    commands.add(
+        "tenants",
+        tenants_status,
+        "summarize every tenant's migration state",
+        make=MakeTarget("tenants-status"),
+    )
 
 
 def _report_one(result: TenantResult) -> int:
     if result.failed:
-        print(f"error: tenant {result.tenant_id} failed: {result.error}", file=sys.stderr)
+        print(
+            f"error: tenant {result.tenant_id} failed: {result.error}{advice(result.remedies)}",
+            file=sys.stderr,
+        )
         return 1
     if not result.applied:
         print(f"Nothing to migrate: tenant {result.tenant_id} is up to date.")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..database.session import Session
-from ..errors import MigrationError
+from ..errors import MigrationError, Remedy
 from . import history
 from .sources import MigrationSource
 
@@ -55,19 +55,25 @@ def find_drift(session: Session, source: MigrationSource | None = None) -> list[
 
 
 def drift_message(drift: Sequence[Drift]) -> str:
-    """One line: what differs, and the way out that works for each kind."""
+    """One line: what differs, and the way out that works for each kind
+    (drift_remedies names the command for the changed files)."""
     names = ", ".join(d.describe() for d in drift)
     advice: list[str] = []
     if any(d.reason == "missing" for d in drift):
         # Nothing to accept for a file that is gone: only restoring it helps.
         advice.append("restore each missing file")
-    changed = [d.name for d in drift if d.reason == "changed"]
-    if changed:
-        advice.append(
-            "restore each changed file, or record its new content as intended with: "
-            f"make migrate-accept NAME={changed[0]}"
-        )
+    if any(d.reason == "changed" for d in drift):
+        advice.append("restore each changed file, or record its new content as intended")
     return f"{len(drift)} applied migration(s) differ from their files: {names}; {'; '.join(advice)}"
+
+
+def drift_remedies(drift: Sequence[Drift]) -> tuple[Remedy, ...]:
+    """The command that records a changed file's new content (the first one's);
+    none for a missing file, which only restoring helps."""
+    changed = [d.name for d in drift if d.reason == "changed"]
+    if not changed:
+        return ()
+    return (Remedy("accept-migration", {"name": changed[0]}, "record it"),)
 
 
 def accept_change(session: Session, name: str, source: MigrationSource | None = None) -> str | None:

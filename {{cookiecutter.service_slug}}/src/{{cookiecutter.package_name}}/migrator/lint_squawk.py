@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any, Final
 
+from ..errors import INSTALL, Remedy
 from .lint_results import LintError, Violation
 
 SQUAWK_TIMEOUT: Final = 300.0
@@ -24,8 +25,9 @@ def find_squawk(python: Path | None = None, search_path: str | None = None) -> P
     )
     if found is None:
         raise LintError(
-            f"squawk is not installed: it is neither in {python_dir} nor on PATH; "
-            "run make install (squawk-cli is a dev dependency)"
+            f"squawk is not installed: it is neither in {python_dir} nor on PATH "
+            "(squawk-cli is a dev dependency)",
+            Remedy(INSTALL, purpose="install it"),
         )
     return Path(found)
 

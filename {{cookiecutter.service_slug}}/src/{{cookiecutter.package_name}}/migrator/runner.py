@@ -23,7 +23,7 @@ from ..database.lock_retry import (
 from ..database.session import Session
 from . import history, invalid_indexes
 from .applying import Step, apply_step
-from .drift import Drift, DriftError, DriftPolicy, drift_between, drift_message
+from .drift import Drift, DriftError, DriftPolicy, drift_between, drift_message, drift_remedies
 from .rolling_back import check_rollback_files, roll_back_batch
 from .sources import MigrationSource
 from .yoyo_adapter import backend_for
@@ -132,9 +132,9 @@ def apply_pending(
             return MigrationResult(applied=[], batch=None)
         drift = drift_between(state.checksums, source)
         if drift and on_drift == "refuse":
-            raise DriftError(f"refusing to migrate: {drift_message(drift)}")
+            raise DriftError(f"refusing to migrate: {drift_message(drift)}", *drift_remedies(drift))
         if drift and on_drift == "warn":
-            log.warning("%s", drift_message(drift))
+            log.warning("%s", drift_message(drift), extra={"remedies": drift_remedies(drift)})
         batch = state.last_batch + 1
         # Every pending file is read before the first is applied: a file that
         # does not parse stops the batch before it changes anything.

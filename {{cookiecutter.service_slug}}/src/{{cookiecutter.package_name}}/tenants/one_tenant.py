@@ -15,7 +15,7 @@ import psycopg
 from ..database.lock_retry import LockRetryPolicy
 from ..database.postgresql import PostgresSession
 from ..database.session import Session
-from ..errors import ServiceError, first_line
+from ..errors import Remedy, ServiceError, first_line
 from ..log_context import log_context
 from ..migrator.applying import ms_since
 from ..migrator.drift import DriftPolicy, accept_change
@@ -123,8 +123,9 @@ def migrate_in_schema(
 def failed_result(tenant_id: str, error: BaseException, started: float) -> TenantResult:
     """The result of a tenant whose run failed with `error`, logged in one line."""
     reason = first_line(error)
-    log.error("Tenant %s failed: %s", tenant_id, reason, extra={"tenant": tenant_id})
-    return TenantResult(tenant_id, "failed", error=reason, duration_ms=ms_since(started))
+    remedies = error.remedies if isinstance(error, ServiceError) else ()
+    log.error("Tenant %s failed: %s", tenant_id, reason, extra={"tenant": tenant_id, "remedies": remedies})
+    return TenantResult(tenant_id, "failed", error=reason, duration_ms=ms_since(started), remedies=remedies)
 
 
 def registered(session: Session, tenant_id: str) -> PostgresSession:
@@ -134,7 +135,8 @@ def registered(session: Session, tenant_id: str) -> PostgresSession:
     registry.ensure_registry(shared, create=False)
     if not registry.is_registered(shared, tenant_id):
         raise UnknownTenantError(
-            f"tenant {tenant_id!r} is not registered (create it with: make tenant-create TENANT={tenant_id})"
+            f"tenant {tenant_id!r} is not registered",
+            Remedy("tenant-create", {"tenant": tenant_id}, "create it"),
         )
     return shared
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..errors import Remedy
+
 TenantOutcome = Literal["applied", "up to date", "failed"]
 
 
@@ -16,6 +18,8 @@ class TenantResult:
     applied: tuple[str, ...] = ()
     error: str | None = None
     duration_ms: int = 0
+    # What fixes a failure (the registry keeps its error only).
+    remedies: tuple[Remedy, ...] = ()
 
     @property
     def failed(self) -> bool:

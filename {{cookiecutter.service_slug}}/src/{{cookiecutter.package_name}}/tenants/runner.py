@@ -26,7 +26,7 @@ from typing import Final
 from ..database.lock_retry import LockRetryPolicy
 from ..database.postgresql import PostgresSession, open_postgres_session
 from ..database.postgresql_target import PostgresTarget
-from ..errors import ConfigError
+from ..errors import ConfigError, Remedy
 from ..migrator import history
 from ..migrator.drift import DriftPolicy, accept_change
 from ..migrator.runner import DEFAULT_LOCK_RETRY, DEFAULT_LOCK_TIMEOUT
@@ -92,7 +92,8 @@ def _check_concurrency(concurrency: int) -> None:
         # Zero or fewer workers would wait forever for runs that never start.
         raise ConfigError(
             f"tenant migration concurrency is {concurrency}: use 1 or more "
-            "(--concurrency, CONCURRENCY= for make migrate-tenants, TENANT_MIGRATION_CONCURRENCY)"
+            "(--concurrency for one run, TENANT_MIGRATION_CONCURRENCY for every run)",
+            Remedy("migrate-tenants", {"concurrency": None}, "choose 1 or more"),
         )
 
 

@@ -6,7 +6,7 @@ import logging
 
 from ..config import Settings
 from ..database.postgresql_target import PostgresTarget
-from ..errors import MigrationError
+from ..errors import MigrationError, Remedy
 from .runner import run_all_tenant_migrations
 
 log = logging.getLogger(__name__)
@@ -31,9 +31,16 @@ def after_shared_schema(settings: Settings) -> None:
         len(report.failed),
     )
     if report.failed:
-        shown = ", ".join(f"{r.tenant_id} ({r.error})" for r in report.failed[:3])
+        shown = report.failed[:3]
+        named = ", ".join(f"{r.tenant_id} ({r.error})" for r in shown)
         more = f" and {len(report.failed) - 3} more" if len(report.failed) > 3 else ""
+        # Listing them first, then what fixes the failures shown (each once).
+        remedies = [Remedy("tenants", purpose="list them")]
+        for remedy in (remedy for result in shown for remedy in result.remedies):
+            if remedy not in remedies:
+                remedies.append(remedy)
         raise MigrationError(
-            f"{len(report.failed)} tenant(s) failed to migrate: {shown}{more} "
-            "(make tenants-status lists them; AUTO_MIGRATE_TENANTS=false starts without tenants)"
+            f"{len(report.failed)} tenant(s) failed to migrate: {named}{more} "
+            "(AUTO_MIGRATE_TENANTS=false starts without tenants)",
+            *remedies,
         )

@@ -11,7 +11,6 @@ import pytest
 from {{ cookiecutter.package_name }}.database.postgresql import PostgresSessionPool
 from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
 from {{ cookiecutter.package_name }}.database.session import session_scope
-from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
 from {{ cookiecutter.package_name }}.tenants.creation import create_tenant
 from {{ cookiecutter.package_name }}.tenants.schemas import InvalidTenantIdError, UnknownTenantError, tenant_session
 from {{ cookiecutter.package_name }}.users import UserRepository

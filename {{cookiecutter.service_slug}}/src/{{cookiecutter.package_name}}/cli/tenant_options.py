@@ -13,8 +13,8 @@ import argparse
 from collections.abc import Callable
 
 from ..config import Settings
+from ..database.postgresql_target import PostgresTarget
 from ..database.session import Session
-from ..database.target import PostgresTarget
 from ..migrator.sources import MigrationSource
 from ..tenants.one_tenant import accept_tenant_change, get_tenant_migration_status, rollback_tenant_migrations
 from ..tenants.pending import summarize

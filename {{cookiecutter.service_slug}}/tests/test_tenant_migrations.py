@@ -340,7 +340,10 @@ def test_the_lock_is_per_schema(
 
 MIGRATE_ONE = """
 import sys
+from pathlib import Path
 from {{ cookiecutter.package_name }}.config import load_settings
+from {{ cookiecutter.package_name }}.database.session import session_scope
+from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
 from {{ cookiecutter.package_name }}.tenants.one_tenant import run_tenant_migrations
 
 with session_scope(load_settings(env_file=None).database) as session:
@@ -531,6 +534,11 @@ def test_a_tenant_whose_table_stays_locked_fails_with_its_blocker_and_the_others
 
 TENANT_RUNNER = """
 import sys
+from pathlib import Path
+from {{ cookiecutter.package_name }}.config import load_settings
+from {{ cookiecutter.package_name }}.database.session import session_scope
+from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
+from {{ cookiecutter.package_name }}.tenants.one_tenant import run_tenant_migrations
 
 with session_scope(load_settings(env_file=None).database) as session:
     result = run_tenant_migrations(session, sys.argv[1], MigrationSource(Path(sys.argv[2])), lock_timeout=120)

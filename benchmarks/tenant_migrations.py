@@ -18,6 +18,14 @@ Then, on ours' migrated tenants, the no-op check across all N up-to-date
 tenants (a whole `run_all_tenant_migrations` that finds nothing to do), and
 ours' peak memory (max RSS of the child process) at N and at 10 tenants.
 PostgreSQL comes from TEST_DATABASE_URL (default: the local server).
+
+When CITUS_TEST_URL names a Citus cluster's coordinator (and --no-citus is not
+given), ours and the floor also migrate N fresh *distributed* tenant schemas
+there, in the same run: a fresh shared schema of the coordinator's database
+holds the registry (a fresh database would need Citus set up in it on every
+node), each method gets tenant schemas of its own, and all are dropped
+afterwards. It prints both per-tenant costs, ours against the floor on the
+cluster, against plain PostgreSQL, and the no-op check on the cluster.
 """
 
 from __future__ import annotations
@@ -33,7 +41,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +55,16 @@ NOOP_RUNS = 5
 
 
 def tenant_ids(count: int) -> list[str]:
-    return [f"bench{number:05d}" for number in range(count)]
+    """The benchmark's tenants; BENCH_TENANT_PREFIX keeps one run's apart on a shared database."""
+    prefix = os.environ.get("BENCH_TENANT_PREFIX", "bench")
+    return [f"{prefix}{number:05d}" for number in range(count)]
 
 
-def prepare(url: str, count: int, registry_sql: str, registry_table: str) -> None:
-    """N registered tenants whose schemas exist and are empty."""
+def prepare(
+    url: str, count: int, registry_sql: str, registry_table: str, *, distributed: bool = False
+) -> None:
+    """N registered tenants whose schemas exist and are empty (on Citus, with
+    `distributed`, distributed schemas, as the service creates them there)."""
     import psycopg
     from psycopg import sql
 
@@ -59,6 +74,8 @@ def prepare(url: str, count: int, registry_sql: str, registry_table: str) -> Non
         for start in range(0, count, PREPARE_CHUNK):
             chunk = ids[start : start + PREPARE_CHUNK]
             with connection.transaction():
+                if distributed:
+                    connection.execute("SET LOCAL citus.enable_schema_based_sharding TO on")
                 for tenant_id in chunk:
                     connection.execute(
                         sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(f"tenant_{tenant_id}"))
@@ -72,13 +89,14 @@ def prepare(url: str, count: int, registry_sql: str, registry_table: str) -> Non
                 )
 
 
-def migrated_tenants(url: str) -> int:
+def migrated_tenants(url: str, count: int) -> int:
     """How many tenant schemas hold the users table: proof that the work was done."""
     import psycopg
 
+    schemas = [f"tenant_{tenant_id}" for tenant_id in tenant_ids(count)]
     with psycopg.connect(url) as connection:
         row = connection.execute(
-            "SELECT count(*) FROM pg_tables WHERE schemaname LIKE 'tenant\\_bench%%' AND tablename = 'users'"
+            "SELECT count(*) FROM pg_tables WHERE schemaname = ANY(%s) AND tablename = 'users'", (schemas,)
         ).fetchone()
     assert row is not None
     return int(row[0])
@@ -113,6 +131,7 @@ def child_ours(url: str, count: int, concurrency: int | None, noop: bool) -> dic
 
 def child_floor(url: str, count: int, concurrency: int, migrations: Path) -> dict[str, Any]:
     import psycopg
+    import sqlparse
     from psycopg import sql
 
     script = "\n".join(
@@ -120,18 +139,29 @@ def child_floor(url: str, count: int, concurrency: int, migrations: Path) -> dic
         for path in sorted(migrations.glob("*.sql"))
         if not path.name.endswith(".rollback.sql")
     )
+    # Each statement on its own, pipelined: one round trip per tenant. (The
+    # whole file as one simple query is one round trip too, but Citus sends
+    # some DDL on to a worker as the query's text, which must be one command.)
+    statements = [statement for statement in sqlparse.split(script) if statement.strip()]
     work: queue.SimpleQueue[str | None] = queue.SimpleQueue()
     for tenant_id in tenant_ids(count):
         work.put(f"tenant_{tenant_id}")
     for _ in range(concurrency):
         work.put(None)
+    errors: list[BaseException] = []
 
     def worker() -> None:
-        with psycopg.connect(url, autocommit=True) as connection:
-            while (schema := work.get()) is not None:
-                with connection.transaction():
-                    connection.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
-                    connection.execute(script.encode())  # the whole file, as one simple query
+        try:
+            with psycopg.connect(url, autocommit=True) as connection:
+                while (schema := work.get()) is not None:
+                    with connection.transaction(), connection.pipeline():
+                        connection.execute(
+                            sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema))
+                        )
+                        for statement in statements:
+                            connection.execute(statement.encode())
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            errors.append(error)
 
     started = time.perf_counter()
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
@@ -139,7 +169,10 @@ def child_floor(url: str, count: int, concurrency: int, migrations: Path) -> dic
         thread.start()
     for thread in threads:
         thread.join()
-    return {"seconds": time.perf_counter() - started, "concurrency": concurrency, "max_rss_mb": max_rss_mb()}
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return {"seconds": elapsed, "concurrency": concurrency, "max_rss_mb": max_rss_mb()}
 
 
 def child_yoyo(url: str, count: int, migrations: Path) -> dict[str, Any]:
@@ -180,8 +213,44 @@ def measure(
     with fresh_postgres_database(server_url) as url:
         prepare(url, count, *registry)
         figures = run_child(project_src, method, url, str(count), *extra)
-        figures["migrated"] = migrated_tenants(url)
+        figures["migrated"] = migrated_tenants(url, count)
     assert figures["migrated"] == count, f"{method}: {figures['migrated']} of {count} tenants migrated"
+    return figures
+
+
+@contextmanager
+def citus_scope(coordinator: str) -> Iterator[str]:
+    """A fresh shared schema on the coordinator (its URL), and tenant ids of
+    this scope's own; every schema it made is dropped afterwards."""
+    import psycopg
+
+    shared, prefix = f"bench_{uuid.uuid4().hex[:8]}", f"cb{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(coordinator, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{shared}"')
+    os.environ["BENCH_TENANT_PREFIX"] = prefix
+    try:
+        yield f"{coordinator}{'&' if '?' in coordinator else '?'}options=-c%20search_path%3D{shared}"
+    finally:
+        del os.environ["BENCH_TENANT_PREFIX"]
+        with psycopg.connect(coordinator, autocommit=True) as admin:
+            made = admin.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (f"tenant\\_{prefix}%",)
+            ).fetchall()
+            for (schema,) in made:
+                admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            admin.execute(f'DROP SCHEMA "{shared}" CASCADE')
+
+
+def measure_on_citus(
+    coordinator: str, project_src: Path, registry: tuple[str, str], count: int, method: str, *extra: str
+) -> dict[str, Any]:
+    with citus_scope(coordinator) as url:
+        prepare(url, count, *registry, distributed=True)
+        figures = run_child(project_src, method, url, str(count), *extra)
+        figures["migrated"] = migrated_tenants(url, count)
+    assert figures["migrated"] == count, (
+        f"{method} on Citus: {figures['migrated']} of {count} tenants migrated"
+    )
     return figures
 
 
@@ -196,6 +265,7 @@ def main() -> int:
     parser.add_argument("--tenants", type=int, default=1000, help="tenant count N (default 1000)")
     parser.add_argument("--yoyo-tenants", type=int, default=200, help="tenants yoyo migrates (default 200)")
     parser.add_argument("--concurrency", type=int, default=None, help="ours and the floor (default: ours')")
+    parser.add_argument("--no-citus", action="store_true", help="skip the Citus cluster of CITUS_TEST_URL")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -218,6 +288,17 @@ def main() -> int:
         yoyo_count = min(count, args.yoyo_tenants)
         yoyo = figures_for(yoyo_count, "yoyo")
         small = figures_for(10, "ours", "-", *concurrency)
+        coordinator = "" if args.no_citus else os.environ.get("CITUS_TEST_URL", "")
+        on_citus: tuple[dict[str, Any], dict[str, Any]] | None = None
+        if coordinator:
+            registry = (CREATE_TABLE, TABLE)
+            citus_ours = measure_on_citus(
+                coordinator, project_src, registry, count, "ours", "noop", *concurrency
+            )
+            citus_floor = measure_on_citus(
+                coordinator, project_src, registry, count, "floor", str(citus_ours["concurrency"])
+            )
+            on_citus = (citus_ours, citus_floor)
 
     ours_ms, floor_ms = per_tenant_ms(ours, count), per_tenant_ms(floor, count)
     yoyo_ms = per_tenant_ms(yoyo, yoyo_count)
@@ -241,7 +322,27 @@ def main() -> int:
         f"Peak memory of ours (max RSS): {peak:.1f} MB at N={count}, "
         f"{peak_small:.1f} MB at N=10 ({peak / peak_small:.2f}x)"
     )
+    if on_citus is None:
+        print("Citus: not measured (set CITUS_TEST_URL to a cluster's coordinator)")
+    else:
+        print_citus(count, *on_citus, plain_ours_ms=ours_ms)
     return 0
+
+
+def print_citus(count: int, ours: dict[str, Any], floor: dict[str, Any], *, plain_ours_ms: float) -> None:
+    ours_ms, floor_ms = per_tenant_ms(ours, count), per_tenant_ms(floor, count)
+    print(f"On the Citus cluster of CITUS_TEST_URL, {count} fresh distributed tenant schemas:")
+    ours_label = f"ours, migrate-all, {ours['concurrency']} connections"
+    floor_label = f"raw psycopg floor, {floor['concurrency']} connections"
+    print(
+        f"  {ours_label:<48} {ours_ms:7.2f} ms per tenant  ({float(ours['seconds']):6.1f} s, "
+        f"{ours_ms / floor_ms:4.2f}x the floor on Citus, {ours_ms / plain_ours_ms:4.2f}x ours on PostgreSQL)"
+    )
+    print(f"  {floor_label:<48} {floor_ms:7.2f} ms per tenant  ({float(floor['seconds']):6.1f} s)")
+    print(
+        f"  No-op check across {count} up-to-date tenants on Citus (median of {NOOP_RUNS}): "
+        f"{float(ours['noop_seconds']) * 1000:.0f} ms"
+    )
 
 
 def child_main(arguments: list[str]) -> int:

@@ -70,6 +70,7 @@ LINT_FILES = (
 TENANT_PACKAGE = "src/{pkg}/tenants"
 TENANT_FILES = (
     f"{TENANT_PACKAGE}/__init__.py",
+    f"{TENANT_PACKAGE}/citus.py",
     f"{TENANT_PACKAGE}/creation.py",
     f"{TENANT_PACKAGE}/one_tenant.py",
     f"{TENANT_PACKAGE}/pending.py",
@@ -81,11 +82,15 @@ TENANT_FILES = (
     f"{TENANT_PACKAGE}/workers.py",
     "src/{pkg}/cli/tenants.py",
     "src/{pkg}/cli/tenant_options.py",
+    "src/{pkg}/cli/tenants_on_citus.py",
+    "tests/test_tenants_citus.py",
+    "tests/test_tenant_drills.py",
     "tests/test_tenants.py",
     "tests/test_tenant_migrations.py",
     "tests/test_tenant_sessions.py",
     "tests/test_bad_input_tenants.py",
     "tests/helpers_tenants.py",
+    "tests/helpers_citus.py",
     "tests/test_app_tenants.py",
     "tests/test_config_tenants.py",
 )

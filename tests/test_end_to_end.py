@@ -15,12 +15,13 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 import psycopg
 
 from tests.baking import bake, user_environment
-from tests.databases import fresh_database
+from tests.databases import citus_coordinator, fresh_database, fresh_schema
 
 
 def run_make(project: Path, *targets: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -100,6 +101,12 @@ def test_new_user_installs_migrates_rolls_back_and_runs(tmp_path: Path) -> None:
 
 def test_a_schema_per_tenant_service_creates_migrates_and_rolls_back_tenants(tmp_path: Path) -> None:
     project = bake(tmp_path, {"database": "postgresql", "tenancy": "schema-per-tenant"})
+    on_one_server(project)
+    # The same installed service, pointed at a Citus cluster's coordinator.
+    on_a_citus_cluster(project, citus_coordinator())
+
+
+def on_one_server(project: Path) -> None:
     with fresh_database("e2e") as url:
         env = {**user_environment(), "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
 
@@ -125,3 +132,44 @@ def test_a_schema_per_tenant_service_creates_migrates_and_rolls_back_tenants(tmp
     assert refused.returncode != 0
     assert "is not valid" in refused.stderr
     assert schemas == [("public",), ("tenant_acme",), ("tenant_beta",)]
+
+
+def on_a_citus_cluster(project: Path, coordinator: str) -> None:
+    """Tenants spread over the cluster's workers: created distributed, each one's
+    node reported, one moved to another worker, then every tenant migrated."""
+    acme = f"e2e{uuid.uuid4().hex[:10]}_acme"
+    with fresh_schema(coordinator, "e2e") as url:
+        env = {**user_environment(), "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+        try:
+            make(project, "migrate", env=env)
+            created = make(project, "tenant-create", f"TENANT={acme}", env=env)
+            before = make(project, "tenants-status", env=env)
+            origin = _node_in(before, acme)
+            destination = next(node for node in _workers(coordinator) if node != origin)
+            moved = make(project, "tenant-move", f"TENANT={acme}", f"NODE={destination}", env=env)
+            after = make(project, "tenants-status", env=env)
+            migrated = make(project, "migrate-tenants", env=env)
+        finally:
+            with psycopg.connect(coordinator, autocommit=True) as admin:
+                admin.execute(f'DROP SCHEMA IF EXISTS "tenant_{acme}" CASCADE')
+
+    assert "applied 1 migration(s)" in created
+    assert origin in _workers(coordinator)
+    assert f"Moved tenant {acme} from {origin} to {destination} (block_writes)." in moved
+    assert _node_in(after, acme) == destination
+    assert "Tenants: 1 in all, 0 migrated, 1 already up to date, 0 failed." in migrated
+
+
+def _node_in(status: str, tenant_id: str) -> str:
+    """The node tenants-status shows for the tenant (`  <id>  <host:port>  <state>`)."""
+    [line] = [line.split() for line in status.splitlines() if line.split()[:1] == [tenant_id]]
+    return line[1]
+
+
+def _workers(coordinator: str) -> list[str]:
+    with psycopg.connect(coordinator) as connection:
+        rows = connection.execute(
+            "SELECT nodename || ':' || nodeport FROM pg_dist_node "
+            "WHERE shouldhaveshards AND isactive ORDER BY 1"
+        ).fetchall()
+    return [str(row[0]) for row in rows]

@@ -49,15 +49,18 @@ def postgres_server() -> PostgresTarget:
 
 
 @contextmanager
-def postgres_schema_target(server: PostgresTarget) -> Iterator[PostgresTarget]:
-    """A fresh, empty schema on `server`, as the only schema on the search path."""
+def postgres_schema_target(
+    server: PostgresTarget, *, required_by: str = "REQUIRE_POSTGRES", what: str = "PostgreSQL"
+) -> Iterator[PostgresTarget]:
+    """A fresh, empty schema on `server`, as the only schema on the search path.
+    An unreachable server is a skip, or a failure when `required_by` is 1."""
     schema = f"test_{uuid.uuid4().hex[:16]}"
     try:
         admin = open_session(server)
     except ServiceError as error:
-        if os.environ.get("REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"REQUIRE_POSTGRES=1 but PostgreSQL is unreachable: {error}")
-        pytest.skip(f"PostgreSQL is unreachable: {error}")
+        if os.environ.get(required_by) == "1":
+            pytest.fail(f"{required_by}=1 but {what} is unreachable: {error}")
+        pytest.skip(f"{what} is unreachable: {error}")
     try:
         admin.execute(f'CREATE SCHEMA "{schema}"')
         yield replace(server, params={**server.params, "options": f"-c search_path={schema}"})

@@ -1,4 +1,5 @@
-"""Fixtures for the tenant tests: a shared schema on the test server, and tenant ids.
+"""Fixtures for the tenant tests: a shared schema on each test server (plain
+PostgreSQL, and a Citus cluster's coordinator), and tenant ids.
 
 A test module that uses them loads this module as a plugin
 (`pytest_plugins = ["helpers_tenants"]`).
@@ -15,13 +16,13 @@ import pytest
 from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
 from {{ cookiecutter.package_name }}.database.session import session_scope
 from {{ cookiecutter.package_name }}.database.target import DatabaseTarget
-from helpers_postgresql import postgres_schema_target, postgres_server
+from helpers_citus import SERVERS, shared_schema_on
 
 
-@pytest.fixture
-def shared_target() -> Iterator[PostgresTarget]:
-    """A fresh shared schema (where the tenant registry lives) on the test server."""
-    with postgres_schema_target(postgres_server()) as target:
+@pytest.fixture(params=SERVERS)
+def shared_target(request: pytest.FixtureRequest) -> Iterator[PostgresTarget]:
+    """A fresh shared schema (where the tenant registry lives) on each test server in turn."""
+    with shared_schema_on(request.param) as target:
         yield target
 
 

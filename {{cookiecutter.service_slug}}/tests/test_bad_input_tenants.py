@@ -54,6 +54,18 @@ ROWS = [
         before=(("tenant-create", "{tenant}"),),
     ),
     # Tenants need PostgreSQL.
+    # tenant-move: Citus only (test_tenants_citus.py has it at work), and a mode it knows.
+    Row(
+        "tenant-move-without-citus",
+        ("tenant-move", "{tenant}", "127.0.0.1:9701"),
+        names="tenant-move needs a Citus cluster",
+        before=(("tenant-create", "{tenant}"),),
+    ),
+    Row(
+        "tenant-move-unknown-mode",
+        ("tenant-move", "{tenant}", "127.0.0.1:9701", "--mode", "fast"),
+        names="MODE",
+    ),
     Row(
         "tenant-command-on-sqlite",
         ("tenant-create", "acme"),

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -42,6 +43,7 @@ from {{ cookiecutter.package_name }}.tenants.schemas import (
     UnknownTenantError,
 )
 from conftest import cli, subprocess_env, target_url
+from helpers_citus import shared_schema_on
 
 pytest_plugins = ["helpers_tenants"]
 
@@ -671,3 +673,27 @@ def test_a_foreign_table_with_the_registry_name_is_refused_and_kept(
     )
     assert shared.execute("SELECT * FROM _tenant_registry") == [(7, "kept")]
     assert f"tenant_{acme}" not in schema_names(shared)
+
+
+def test_citus_commands_on_a_plain_postgresql_say_they_need_citus() -> None:
+    # On the Citus cluster, test_tenants_citus.py has these commands at work.
+    acme = f"t{uuid.uuid4().hex[:10]}_acme"
+    with shared_schema_on("postgresql") as target:
+        url = target_url(target)
+        try:
+            created = cli("tenant-create", acme, DATABASE_URL=url)
+            moved = cli("tenant-move", acme, "127.0.0.1:9701", DATABASE_URL=url)
+            status = cli("tenants", DATABASE_URL=url)
+        finally:
+            with session_scope(target) as session:
+                session.execute(f'DROP SCHEMA IF EXISTS "tenant_{acme}" CASCADE')
+
+    assert created.returncode == 0, created.stderr
+    assert moved.returncode == 1
+    assert moved.stderr.strip().splitlines() == [
+        f"error: tenant-move needs a Citus cluster (12 or later), but {target.describe()} has no "
+        "Citus extension: point DATABASE_URL at the coordinator of a Citus cluster"
+    ]
+    assert status.returncode == 0
+    assert "Tenants: 1\nUp to date: 1" in status.stdout
+    assert "Nodes" not in status.stdout

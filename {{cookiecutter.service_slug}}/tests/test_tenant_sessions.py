@@ -11,6 +11,7 @@ import pytest
 from {{ cookiecutter.package_name }}.database.postgresql import PostgresSessionPool
 from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
 from {{ cookiecutter.package_name }}.database.session import session_scope
+from {{ cookiecutter.package_name }}.errors import DuplicateEmailError
 from {{ cookiecutter.package_name }}.tenants.creation import create_tenant
 from {{ cookiecutter.package_name }}.tenants.schemas import InvalidTenantIdError, UnknownTenantError, tenant_session
 from {{ cookiecutter.package_name }}.users import UserRepository
@@ -103,3 +104,26 @@ def test_unknown_or_invalid_tenants_are_refused(
         pass
     with pytest.raises(InvalidTenantIdError), tenant_session(pool_of_one, "x; DROP SCHEMA public"):
         pass
+
+
+def test_a_duplicate_email_in_a_tenant_is_one_clear_error_and_leaves_the_first(
+    pool_of_one: PostgresSessionPool, two_tenants: tuple[str, str]
+) -> None:
+    # On Citus the unique index is a shard's (users_email_idx_102008): the
+    # repository goes by SQLSTATE 23505, never by the constraint's name.
+    first, second = two_tenants
+    with tenant_session(pool_of_one, first) as session:
+        UserRepository(session).create(email="ada@example.com", password="pw-123456", name="Ada")
+
+    with pytest.raises(DuplicateEmailError) as raised, tenant_session(pool_of_one, first) as session:
+        UserRepository(session).create(email="ADA@example.com", password="pw-654321", name="Other Ada")
+    with tenant_session(pool_of_one, second) as session:
+        in_second = UserRepository(session).create(email="ada@example.com", password="pw-123456", name="Ada")
+    with tenant_session(pool_of_one, first) as session:
+        kept = UserRepository(session).get_by_email("ada@example.com")
+
+    assert "ADA@example.com" in str(raised.value)
+    assert len(str(raised.value).splitlines()) == 1
+    assert kept is not None
+    assert kept.name == "Ada"
+    assert in_second.email == "ada@example.com"

@@ -78,6 +78,7 @@ class Settings:
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
     auto_migrate_tenants: bool
     tenant_migration_concurrency: int
+    distribute_tenant_schemas: bool
 {%- endif %}
 
     @property
@@ -116,6 +117,7 @@ def load_settings(
         port=_int(env, "PORT", 8000, minimum=1, maximum=MAX_PORT),
 {%- if cookiecutter.tenancy == "schema-per-tenant" %}
         auto_migrate_tenants=_bool(env, "AUTO_MIGRATE_TENANTS", default=True),
+        distribute_tenant_schemas=_bool(env, "DISTRIBUTE_TENANT_SCHEMAS", default=True),
         tenant_migration_concurrency=_int(
             env, "TENANT_MIGRATION_CONCURRENCY", DEFAULT_TENANT_CONCURRENCY, minimum=1
         ),

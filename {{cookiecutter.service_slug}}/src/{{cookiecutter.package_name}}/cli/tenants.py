@@ -70,7 +70,11 @@ def report_tenant_migrations(settings: Settings, concurrency: int | None = None)
 def tenant_create(args: argparse.Namespace, settings: Settings) -> int:
     with shared_session(settings) as session:
         result = create_tenant(
-            session, args.tenant, lock_timeout=settings.migration_lock_timeout, lock_retry=settings.lock_retry
+            session,
+            args.tenant,
+            lock_timeout=settings.migration_lock_timeout,
+            lock_retry=settings.lock_retry,
+            distribute=settings.distribute_tenant_schemas,
         )
     print(f"Created tenant {result.tenant_id}; applied {len(result.applied)} migration(s):")
     print_names(result.applied)
@@ -93,9 +97,11 @@ def migrate_all(args: argparse.Namespace, settings: Settings) -> int:
     return report_tenant_migrations(settings, args.concurrency)
 
 
-def tenants_status(_: argparse.Namespace, settings: Settings) -> int:
+def tenants_status(args: argparse.Namespace, settings: Settings) -> int:
     with shared_session(settings) as session:
         summary = summarize(postgres_only(session), MigrationSource.for_dialect("postgresql").migration_ids())
+    # For the extensions that add to this report (tenants_on_citus.py).
+    args.summary = summary
     print(f"Tenants: {summary.total}")
     print(f"Up to date: {summary.up_to_date}")
     print(f"Pending migrations: {len(summary.pending)}")

@@ -15,7 +15,7 @@ from ..migrator import history
 from ..migrator.applying import NotTransactionalError, ms_since
 from ..migrator.runner import DEFAULT_LOCK_RETRY, DEFAULT_LOCK_TIMEOUT, run_migrations
 from ..migrator.sources import MigrationSource
-from . import registry
+from . import citus, registry
 from .one_tenant import default_source
 from .results import TenantResult
 from .schemas import (
@@ -37,18 +37,24 @@ def create_tenant(
     *,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     lock_retry: LockRetryPolicy = DEFAULT_LOCK_RETRY,
+    distribute: bool = True,
 ) -> TenantResult:
     """Register the tenant, create its schema and migrate it, all in one
-    transaction: on any failure neither the schema nor the registry row remains."""
+    transaction: on any failure neither the schema nor the registry row remains.
+    On a Citus cluster, with `distribute`, the schema is a distributed schema:
+    it and its tables live on one worker node."""
     shared = postgres_only(session)
     validate_tenant_id(tenant_id)
     registry.ensure_registry(shared)
     started = time.perf_counter()
+    distributed = distribute and citus.detect(shared) is not None
     with shared.transaction():
         shared_path = shared.execute("SELECT current_setting('search_path')")[0][0]
         # The registry row goes in first: a second creator of the same id waits
         # on it, then fails with "already exists" instead of racing.
         registry.register(shared, tenant_id)
+        if distributed:
+            citus.distribute_schemas_created_now(shared)
         _create_schema(shared, tenant_id)
         enter_tenant_schema(shared, tenant_id, local=True)
         # Created up front so that the runner's first look finds it: inside
@@ -66,7 +72,11 @@ def create_tenant(
         shared.execute("SELECT set_config('search_path', %s, true)", (shared_path,))
         registry.record_outcomes(shared, [created])
     log.info(
-        "Created tenant %s (schema %s) in %d ms", tenant_id, tenant_schema(tenant_id), created.duration_ms
+        "Created tenant %s (%sschema %s) in %d ms",
+        tenant_id,
+        "distributed " if distributed else "",
+        tenant_schema(tenant_id),
+        created.duration_ms,
     )
     return created
 

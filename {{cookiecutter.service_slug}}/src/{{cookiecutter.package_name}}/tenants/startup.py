@@ -6,15 +6,21 @@ import logging
 
 from ..config import Settings
 from ..database.postgresql_target import PostgresTarget
+from ..database.session import session_scope
 from ..errors import MigrationError, Remedy
+from . import citus
 from .runner import run_all_tenant_migrations
+from .schemas import postgres_only
 
 log = logging.getLogger(__name__)
 
 
 def after_shared_schema(settings: Settings) -> None:
     """Every tenant schema, after the shared one; any failed tenant stops the start."""
-    if not settings.auto_migrate_tenants or not isinstance(settings.database, PostgresTarget):
+    if not isinstance(settings.database, PostgresTarget):
+        return
+    log_citus(settings, settings.database)
+    if not settings.auto_migrate_tenants:
         return
     log.info("Running tenant migrations")
     report = run_all_tenant_migrations(
@@ -43,4 +49,19 @@ def after_shared_schema(settings: Settings) -> None:
             f"{len(report.failed)} tenant(s) failed to migrate: {named}{more} "
             "(AUTO_MIGRATE_TENANTS=false starts without tenants)",
             *remedies,
+        )
+
+
+def log_citus(settings: Settings, target: PostgresTarget) -> None:
+    """Say once, at startup, whether tenant schemas are distributed over a Citus cluster."""
+    with session_scope(target, wait=settings.connect_timeout) as session:
+        found = citus.detect(postgres_only(session))
+    if found is None:
+        return
+    if settings.distribute_tenant_schemas:
+        log.info("%s detected: tenant schemas are distributed", found.describe())
+    else:
+        log.info(
+            "%s detected: new tenant schemas stay on the coordinator (DISTRIBUTE_TENANT_SCHEMAS=false)",
+            found.describe(),
         )

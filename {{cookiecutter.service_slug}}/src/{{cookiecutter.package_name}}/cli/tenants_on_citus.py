@@ -1,0 +1,91 @@
+"""Where tenants live on a Citus cluster: tenant-move, and each tenant's node
+in tenants-status. On a plain PostgreSQL, tenant-move says it needs Citus and
+tenants-status shows no nodes."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+
+from ..config import Settings
+from ..database.postgresql import PostgresSession
+from ..errors import ConfigError
+from ..tenants import citus, registry
+from ..tenants.pending import TenantsSummary
+from ..tenants.schemas import UnknownTenantError, postgres_only, validate_tenant_id
+from .commands import Command, Commands
+from .remedies import MakeTarget
+from .tenants import shared_session
+
+
+def tenant_move(args: argparse.Namespace, settings: Settings) -> int:
+    mode = _mode(args.mode)
+    with shared_session(settings) as session:
+        shared = postgres_only(session)
+        citus.require(shared, "tenant-move", settings.database.describe())
+        validate_tenant_id(args.tenant)
+        registry.ensure_registry(shared, create=False)
+        if not registry.is_registered(shared, args.tenant):
+            raise UnknownTenantError(f"tenant {args.tenant!r} is not registered")
+        before = citus.move_tenant(shared, args.tenant, args.node, mode)
+    if before == args.node.strip():
+        print(f"Tenant {args.tenant} is on {before} already: nothing moved.")
+    else:
+        print(f"Moved tenant {args.tenant} from {before} to {args.node} ({mode}).")
+    return 0
+
+
+def with_nodes(status: Command) -> Command:
+    """tenants-status, then on Citus each tenant's node beside its state."""
+
+    def status_with_nodes(args: argparse.Namespace, settings: Settings) -> int:
+        code = status(args, settings)
+        with shared_session(settings) as session:
+            shared = postgres_only(session)
+            found = citus.detect(shared)
+            if found is None:
+                return code
+            summary: TenantsSummary = args.summary
+            print(f"Nodes ({found.describe()}):")
+            for tenant_id, node in _nodes(shared):
+                print(f"  {tenant_id}  {node}  {_state(tenant_id, summary)}")
+        return code
+
+    return status_with_nodes
+
+
+def _nodes(session: PostgresSession) -> Iterator[tuple[str, str]]:
+    for page in registry.pages(session):
+        nodes = citus.nodes_of(session, page)
+        for tenant_id in page:
+            yield tenant_id, nodes[tenant_id]
+
+
+def _state(tenant_id: str, summary: TenantsSummary) -> str:
+    if any(failed.tenant_id == tenant_id for failed in summary.failed):
+        return "failed last run"
+    return "pending migrations" if tenant_id in summary.pending else "up to date"
+
+
+def _mode(value: str) -> citus.MoveMode:
+    for mode in citus.MOVE_MODES:
+        if mode == value:
+            return mode
+    raise ConfigError(f"MODE has value {value!r}: expected one of {', '.join(citus.MOVE_MODES)}")
+
+
+def extend(commands: Commands) -> None:
+    parser = commands.add(
+        "tenant-move",
+        tenant_move,
+        "move a tenant, with its data, to another node of a Citus cluster",
+        make=MakeTarget("tenant-move", {"tenant": "TENANT", "node": "NODE", "mode": "MODE"}),
+    )
+    parser.add_argument("tenant")
+    parser.add_argument("node", help="host:port of a worker, as tenants-status shows it")
+    parser.add_argument(
+        "--mode",
+        default="block_writes",
+        help="citus_schema_move's transfer mode: block_writes (default), force_logical or auto",
+    )
+    commands.wrap("tenants", with_nodes)

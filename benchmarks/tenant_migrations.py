@@ -14,7 +14,10 @@ times migrating all of them in a child process of its own:
   sequential, on the first --yoyo-tenants tenants (it is slow; the figure is
   per tenant either way).
 
-Then, on ours' migrated tenants, the no-op check across all N up-to-date
+Ours and the floor run --rounds times each (default 3), in alternating order,
+each run on fresh tenants; the report gives each method's median and the
+ratio of every round, with its median and spread. Then, on ours' first
+migrated tenants, the no-op check across all N up-to-date
 tenants (a whole `run_all_tenant_migrations` that finds nothing to do), and
 ours' peak memory (max RSS of the child process) at N and at 10 tenants.
 PostgreSQL comes from TEST_DATABASE_URL (default: the local server).
@@ -44,6 +47,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -258,11 +262,57 @@ def per_tenant_ms(figures: dict[str, Any], count: int) -> float:
     return float(figures["seconds"]) * 1000 / count
 
 
+@dataclass(frozen=True)
+class Rounds:
+    """Ours and the floor, measured in alternating order, round after round,
+    each on fresh tenants: one method's run that straddles a checkpoint or a
+    noisy neighbour then moves one ratio, not the figure reported."""
+
+    count: int
+    ours: list[dict[str, Any]]
+    floor: list[dict[str, Any]]
+
+    def ms(self, method: str) -> list[float]:
+        runs: list[dict[str, Any]] = getattr(self, method)
+        return [per_tenant_ms(figures, self.count) for figures in runs]
+
+    def ratios(self) -> list[float]:
+        return [ours / floor for ours, floor in zip(self.ms("ours"), self.ms("floor"), strict=True)]
+
+
+def alternate(measure_one: Callable[..., dict[str, Any]], count: int, rounds: int, workers: int) -> Rounds:
+    """`rounds` rounds of ours and the floor on `workers` connections; ours
+    first in odd rounds, the floor first in even ones. Ours' first run also
+    times the no-op check."""
+    ours: list[dict[str, Any]] = []
+    floor: list[dict[str, Any]] = []
+    for number in range(rounds):
+        runs = [("ours", "noop" if number == 0 else "-", str(workers)), ("floor", str(workers))]
+        for method, *extra in runs if number % 2 == 0 else runs[::-1]:
+            (ours if method == "ours" else floor).append(measure_one(count, method, *extra))
+    return Rounds(count, ours, floor)
+
+
+def print_rounds(rounds: Rounds, workers: int) -> None:
+    for method, label in (("ours", "ours, migrate-all"), ("floor", "raw psycopg floor")):
+        samples = rounds.ms(method)
+        print(
+            f"  {label + f', {workers} connections':<40} {statistics.median(samples):7.2f} ms per tenant "
+            f"(median; rounds: {', '.join(f'{ms:.2f}' for ms in samples)})"
+        )
+    ratios = rounds.ratios()
+    print(
+        f"  ours / floor, round by round: {', '.join(f'{ratio:.2f}' for ratio in ratios)}; "
+        f"median {statistics.median(ratios):.2f}x (spread {min(ratios):.2f} to {max(ratios):.2f})"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--tenants", type=int, default=1000, help="tenant count N (default 1000)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of ours and the floor (default 3)")
     parser.add_argument("--yoyo-tenants", type=int, default=200, help="tenants yoyo migrates (default 200)")
     parser.add_argument("--concurrency", type=int, default=None, help="ours and the floor (default: ours')")
     parser.add_argument("--no-citus", action="store_true", help="skip the Citus cluster of CITUS_TEST_URL")
@@ -272,77 +322,59 @@ def main() -> int:
         return child_main(args.child)
 
     server_url = os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER)
+    coordinator = "" if args.no_citus else os.environ.get("CITUS_TEST_URL", "")
     count = args.tenants
     with tempfile.TemporaryDirectory() as scratch:
         project = bake(Path(scratch), "postgresql", "schema-per-tenant")
         project_src = project / "src"
         sys.path.insert(0, str(project_src))
+        from auth_service.config import DEFAULT_TENANT_CONCURRENCY
         from auth_service.tenants.registry import CREATE_TABLE, TABLE
 
-        def figures_for(tenants: int, method: str, *extra: str) -> dict[str, Any]:
-            return measure(server_url, project_src, (CREATE_TABLE, TABLE), tenants, method, *extra)
+        registry = (CREATE_TABLE, TABLE)
+        workers = args.concurrency or DEFAULT_TENANT_CONCURRENCY
 
-        concurrency = [str(args.concurrency)] if args.concurrency else []
-        ours = figures_for(count, "ours", "noop", *concurrency)
-        floor = figures_for(count, "floor", str(ours["concurrency"]))
+        def on_postgresql(tenants: int, method: str, *extra: str) -> dict[str, Any]:
+            return measure(server_url, project_src, registry, tenants, method, *extra)
+
+        def on_citus(tenants: int, method: str, *extra: str) -> dict[str, Any]:
+            return measure_on_citus(coordinator, project_src, registry, tenants, method, *extra)
+
+        plain = alternate(on_postgresql, count, args.rounds, workers)
         yoyo_count = min(count, args.yoyo_tenants)
-        yoyo = figures_for(yoyo_count, "yoyo")
-        small = figures_for(10, "ours", "-", *concurrency)
-        coordinator = "" if args.no_citus else os.environ.get("CITUS_TEST_URL", "")
-        on_citus: tuple[dict[str, Any], dict[str, Any]] | None = None
-        if coordinator:
-            registry = (CREATE_TABLE, TABLE)
-            citus_ours = measure_on_citus(
-                coordinator, project_src, registry, count, "ours", "noop", *concurrency
-            )
-            citus_floor = measure_on_citus(
-                coordinator, project_src, registry, count, "floor", str(citus_ours["concurrency"])
-            )
-            on_citus = (citus_ours, citus_floor)
+        yoyo = on_postgresql(yoyo_count, "yoyo")
+        small = on_postgresql(10, "ours", "-", str(workers))
+        citus = alternate(on_citus, count, args.rounds, workers) if coordinator else None
 
-    ours_ms, floor_ms = per_tenant_ms(ours, count), per_tenant_ms(floor, count)
+    print(f"Migrating {count} fresh tenant schemas ({os.cpu_count()} cores; fresh tenants every run):")
+    print_rounds(plain, workers)
     yoyo_ms = per_tenant_ms(yoyo, yoyo_count)
-    print(f"Migrating {count} fresh tenant schemas ({os.cpu_count()} cores; a database per method):")
-    report: list[tuple[str, float, dict[str, Any]]] = [
-        (f"ours, migrate-all, {ours['concurrency']} connections", ours_ms, ours),
-        (f"raw psycopg floor, {floor['concurrency']} connections", floor_ms, floor),
-        (f"yoyo API in-process, sequential ({yoyo_count} tenants)", yoyo_ms, yoyo),
-    ]
-    for label, ms, figures in report:
-        print(
-            f"  {label:<48} {ms:7.2f} ms per tenant  ({float(figures['seconds']):6.1f} s, "
-            f"{ms / floor_ms:4.2f}x the floor)"
-        )
+    floor_ms = statistics.median(plain.ms("floor"))
+    print(
+        f"  yoyo API in-process, sequential ({yoyo_count} tenants): {yoyo_ms:.2f} ms per tenant "
+        f"({yoyo_ms / floor_ms:.2f}x the median floor)"
+    )
     print(
         f"No-op check across {count} up-to-date tenants (whole migrate-all, median of {NOOP_RUNS}): "
-        f"{float(ours['noop_seconds']) * 1000:.0f} ms"
+        f"{float(plain.ours[0]['noop_seconds']) * 1000:.0f} ms"
     )
-    peak, peak_small = float(ours["max_rss_mb"]), float(small["max_rss_mb"])
+    peak, peak_small = float(plain.ours[0]["max_rss_mb"]), float(small["max_rss_mb"])
     print(
         f"Peak memory of ours (max RSS): {peak:.1f} MB at N={count}, "
         f"{peak_small:.1f} MB at N=10 ({peak / peak_small:.2f}x)"
     )
-    if on_citus is None:
+    if citus is None:
         print("Citus: not measured (set CITUS_TEST_URL to a cluster's coordinator)")
     else:
-        print_citus(count, *on_citus, plain_ours_ms=ours_ms)
+        print(f"On the Citus cluster of CITUS_TEST_URL, {count} fresh distributed tenant schemas:")
+        print_rounds(citus, workers)
+        against_plain = statistics.median(citus.ms("ours")) / statistics.median(plain.ms("ours"))
+        print(f"  ours on Citus: {against_plain:.2f}x ours on plain PostgreSQL (medians)")
+        print(
+            f"  No-op check across {count} up-to-date tenants on Citus (median of {NOOP_RUNS}): "
+            f"{float(citus.ours[0]['noop_seconds']) * 1000:.0f} ms"
+        )
     return 0
-
-
-def print_citus(count: int, ours: dict[str, Any], floor: dict[str, Any], *, plain_ours_ms: float) -> None:
-    ours_ms, floor_ms = per_tenant_ms(ours, count), per_tenant_ms(floor, count)
-    print(f"On the Citus cluster of CITUS_TEST_URL, {count} fresh distributed tenant schemas:")
-    ours_label = f"ours, migrate-all, {ours['concurrency']} connections"
-    floor_label = f"raw psycopg floor, {floor['concurrency']} connections"
-    print(
-        f"  {ours_label:<48} {ours_ms:7.2f} ms per tenant  ({float(ours['seconds']):6.1f} s, "
-        f"{ours_ms / floor_ms:4.2f}x the floor on Citus, {ours_ms / plain_ours_ms:4.2f}x ours on PostgreSQL)"
-    )
-    print(f"  {floor_label:<48} {floor_ms:7.2f} ms per tenant  ({float(floor['seconds']):6.1f} s)")
-    print(
-        f"  No-op check across {count} up-to-date tenants on Citus (median of {NOOP_RUNS}): "
-        f"{float(ours['noop_seconds']) * 1000:.0f} ms"
-    )
 
 
 def child_main(arguments: list[str]) -> int:

@@ -219,3 +219,23 @@ def test_startup_says_once_that_tenant_schemas_are_distributed(
     [message] = [record.getMessage() for record in caplog.records if "Citus" in record.getMessage()]
     assert message.startswith("Citus 1")
     assert message.endswith(" detected: tenant schemas are distributed")
+
+
+def test_a_move_citus_refuses_leaves_the_tenant_where_it_was(
+    shared_target: PostgresTarget, shared: PostgresSession, new_tenant_id: NewTenantId
+) -> None:
+    # auto (Citus's default mode) copies through logical replication only for
+    # tables with a primary key or a replica identity: this one has neither.
+    url = target_url(shared_target)
+    acme = new_tenant_id("acme")
+    create_tenant(shared, acme)
+    shared.execute(f'CREATE TABLE "tenant_{acme}".notes (body TEXT)')
+    origin = node_of(shared, acme)
+    destination = next(worker for worker in workers(shared) if worker != origin)
+
+    refused = cli("tenant-move", acme, destination, "--mode", "auto", DATABASE_URL=url)
+
+    assert refused.returncode == 1
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith(f"error: tenant {acme!r} was not moved from {origin}: "), line
+    assert node_of(shared, acme) == origin

@@ -18,8 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
+import psycopg
+
 from ..database.postgresql import PostgresSession
-from ..errors import ConfigError, ServiceError
+from ..errors import ConfigError, ServiceError, first_line
 from .schemas import UnknownTenantError, tenant_schema
 
 # Schema-based sharding arrived in Citus 12.0.
@@ -129,7 +131,9 @@ def move_tenant(session: PostgresSession, tenant_id: str, node: str, mode: MoveM
             "SELECT citus_schema_move(%s::regnamespace, %s, %s, %s::citus.shard_transfer_mode)",
             (tenant_schema(tenant_id), host, port, mode),
         )
-    except Exception as error:  # noqa: BLE001 - Citus says why in one line; the tenant stays put
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise TenantMoveError(f"tenant {tenant_id!r} was not moved from {before}: {reason}") from None
+    except psycopg.Error as error:
+        # Citus says why in its first line; the tenant stays where it was.
+        raise TenantMoveError(
+            f"tenant {tenant_id!r} was not moved from {before}: {first_line(error)}"
+        ) from None
     return before

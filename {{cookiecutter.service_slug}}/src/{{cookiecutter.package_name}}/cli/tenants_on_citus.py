@@ -11,8 +11,9 @@ from ..config import Settings
 from ..database.postgresql import PostgresSession
 from ..errors import ConfigError
 from ..tenants import citus, registry
+from ..tenants.one_tenant import registered
 from ..tenants.pending import TenantsSummary
-from ..tenants.schemas import UnknownTenantError, postgres_only, validate_tenant_id
+from ..tenants.schemas import postgres_only
 from .commands import Command, Commands
 from .remedies import MakeTarget
 from .tenants import shared_session
@@ -23,11 +24,7 @@ def tenant_move(args: argparse.Namespace, settings: Settings) -> int:
     with shared_session(settings) as session:
         shared = postgres_only(session)
         citus.require(shared, "tenant-move", settings.database.describe())
-        validate_tenant_id(args.tenant)
-        registry.ensure_registry(shared, create=False)
-        if not registry.is_registered(shared, args.tenant):
-            raise UnknownTenantError(f"tenant {args.tenant!r} is not registered")
-        before = citus.move_tenant(shared, args.tenant, args.node, mode)
+        before = citus.move_tenant(registered(shared, args.tenant), args.tenant, args.node, mode)
     if before == args.node.strip():
         print(f"Tenant {args.tenant} is on {before} already: nothing moved.")
     else:

@@ -19,6 +19,7 @@ import shutil
 from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -107,12 +108,13 @@ def cases(rows: list[Row]) -> list[Any]:
     ]
 
 
-def extensions() -> list[RowExtension]:
+@cache
+def extensions() -> tuple[RowExtension, ...]:
     """The ROW_EXTENSION of every helpers_<option>.py beside this module."""
     modules = (
         importlib.import_module(path.stem) for path in sorted(Path(__file__).parent.glob("helpers_*.py"))
     )
-    return [module.ROW_EXTENSION for module in modules if hasattr(module, "ROW_EXTENSION")]
+    return tuple(module.ROW_EXTENSION for module in modules if hasattr(module, "ROW_EXTENSION"))
 
 
 def run_row(row: Row, dialect: Dialect, tmp_path: Path) -> None:

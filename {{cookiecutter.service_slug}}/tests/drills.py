@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 
 from {{ cookiecutter.package_name }}.database.session import Session, session_scope
 from {{ cookiecutter.package_name }}.database.target import DatabaseTarget, Dialect
@@ -68,3 +70,12 @@ def start_runner(target: DatabaseTarget, source: MigrationSource) -> subprocess.
 def history(session: Session) -> list[tuple[str, int]]:
     rows = session.execute("SELECT id, batch FROM schema_migrations ORDER BY id")
     return [(row[0], row[1]) for row in rows]
+
+
+def wait_for(condition: Callable[[], bool], process: subprocess.Popen[str], what: str) -> None:
+    """Wait (a minute at most) until `condition` holds, while the runner `process` is alive."""
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert process.poll() is None, f"the runner ended before {what}: {process.communicate()}"
+        assert time.monotonic() < deadline, f"the runner never got to {what}"
+        time.sleep(0.05)

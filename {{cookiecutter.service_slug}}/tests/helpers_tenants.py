@@ -1,5 +1,6 @@
 """Fixtures for the tenant tests: a shared schema on each test server (plain
-PostgreSQL, and a Citus cluster's coordinator), and tenant ids.
+PostgreSQL, and a Citus cluster's coordinator), a session on it, a writable
+copy of the migrations, and tenant ids.
 
 A test module that uses them loads this module as a plugin
 (`pytest_plugins = ["helpers_tenants"]`).
@@ -7,15 +8,19 @@ A test module that uses them loads this module as a plugin
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Final
 
 import pytest
 
+from {{ cookiecutter.package_name }}.database.postgresql import PostgresSession, open_postgres_session
 from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
 from {{ cookiecutter.package_name }}.database.session import session_scope
 from {{ cookiecutter.package_name }}.database.target import DatabaseTarget
+from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
 from helpers_citus import SERVERS, shared_schema_on
 
 
@@ -24,6 +29,22 @@ def shared_target(request: pytest.FixtureRequest) -> Iterator[PostgresTarget]:
     """A fresh shared schema (where the tenant registry lives) on each test server in turn."""
     with shared_schema_on(request.param) as target:
         yield target
+
+
+@pytest.fixture
+def shared(shared_target: PostgresTarget) -> Iterator[PostgresSession]:
+    """A session on the shared schema."""
+    session = open_postgres_session(shared_target)
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> MigrationSource:
+    """A writable copy of the shipped PostgreSQL migrations."""
+    directory = tmp_path / "migrations"
+    shutil.copytree(MigrationSource.for_dialect("postgresql").directory, directory)
+    return MigrationSource(directory)
 
 
 @pytest.fixture

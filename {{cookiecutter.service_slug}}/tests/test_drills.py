@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import time
-from collections.abc import Callable
 
 import pytest
 
@@ -22,7 +20,16 @@ from {{ cookiecutter.package_name }}.database.target import DatabaseTarget
 from {{ cookiecutter.package_name }}.errors import MigrationError, MigrationLockTimeoutError
 from {{ cookiecutter.package_name }}.migrator.runner import run_migrations
 from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
-from drills import FIRST, SLOW, add_drill_migration, history, inside_the_sleep, set_knob, start_runner
+from drills import (
+    FIRST,
+    SLOW,
+    add_drill_migration,
+    history,
+    inside_the_sleep,
+    set_knob,
+    start_runner,
+    wait_for,
+)
 
 
 @pytest.fixture
@@ -49,14 +56,6 @@ def migration_lock_is_held(target: DatabaseTarget) -> bool:
                 return False
         except MigrationLockTimeoutError:
             return True
-
-
-def wait_for(condition: Callable[[], bool], process: subprocess.Popen[str], what: str) -> None:
-    deadline = time.monotonic() + 60
-    while not condition():
-        assert process.poll() is None, f"the runner ended before {what}: {process.communicate()}"
-        assert time.monotonic() < deadline, f"the runner never got to {what}"
-        time.sleep(0.05)
 
 
 def test_drill_eight_processes_start_at_once_and_one_applies(

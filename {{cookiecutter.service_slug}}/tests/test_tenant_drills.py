@@ -9,16 +9,12 @@ test finds its runner among others on the same server.
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
-
-import pytest
 
 from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
 from {{ cookiecutter.package_name }}.database.session import Session, session_scope
@@ -26,6 +22,7 @@ from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
 from {{ cookiecutter.package_name }}.tenants.creation import create_tenant
 from {{ cookiecutter.package_name }}.tenants.one_tenant import rollback_tenant_migrations, run_tenant_migrations
 from conftest import cli, subprocess_env, target_url
+from drills import wait_for
 
 pytest_plugins = ["helpers_tenants"]
 
@@ -47,13 +44,6 @@ print(result.outcome, ",".join(result.applied), result.error or "")
 """
 
 
-@pytest.fixture
-def source(tmp_path: Path) -> MigrationSource:
-    directory = tmp_path / "migrations"
-    shutil.copytree(MigrationSource.for_dialect("postgresql").directory, directory)
-    return MigrationSource(directory)
-
-
 def history(session: Session, tenant_id: str) -> list[tuple[str, int]]:
     rows = session.execute(f'SELECT id, batch FROM "tenant_{tenant_id}".schema_migrations ORDER BY id')
     return [(row[0], row[1]) for row in rows]
@@ -72,14 +62,6 @@ def sleeping(target: PostgresTarget, token: str) -> bool:
             (token,),
         )
     return bool(rows[0][0])
-
-
-def wait_for(condition: Callable[[], bool], process: subprocess.Popen[str], what: str) -> None:
-    deadline = time.monotonic() + 60
-    while not condition():
-        assert process.poll() is None, f"the runner ended before {what}: {process.communicate()}"
-        assert time.monotonic() < deadline, f"the runner never got to {what}"
-        time.sleep(0.05)
 
 
 def test_sigkill_mid_tenant_migration_then_the_next_run_applies_it_once(

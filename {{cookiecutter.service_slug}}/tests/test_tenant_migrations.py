@@ -7,13 +7,11 @@ of its own; tenant schemas are dropped afterwards.
 from __future__ import annotations
 
 import logging
-import shutil
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import psycopg
 import pytest
@@ -49,22 +47,6 @@ pytest_plugins = ["helpers_tenants"]
 
 FIRST = "0001_create_users_table"
 NewTenantId = Callable[[str], str]
-
-
-@pytest.fixture
-def shared(shared_target: PostgresTarget) -> Iterator[PostgresSession]:
-    """A session on the shared schema."""
-    session = open_postgres_session(shared_target)
-    yield session
-    session.close()
-
-
-@pytest.fixture
-def source(tmp_path: Path) -> MigrationSource:
-    """A writable copy of the shipped PostgreSQL migrations."""
-    directory = tmp_path / "migrations"
-    shutil.copytree(MigrationSource.for_dialect("postgresql").directory, directory)
-    return MigrationSource(directory)
 
 
 def add_migration(source: MigrationSource, name: str, forward: str, rollback: str) -> None:
@@ -478,8 +460,8 @@ def test_migration_log_lines_name_their_tenant(
 {%- if cookiecutter.database == "postgresql+sqlite" %}
 
 
-def test_tenant_commands_on_sqlite_say_they_need_postgresql(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'service.db'}"
+def test_tenant_commands_on_sqlite_say_they_need_postgresql(tmp_path_factory: pytest.TempPathFactory) -> None:
+    url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'service.db'}"
 
     for command in (
         ["tenant-create", "acme"],

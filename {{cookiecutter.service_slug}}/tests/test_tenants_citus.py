@@ -7,14 +7,12 @@ runs on the cluster too (helpers_tenants.SERVERS); these tests are Citus's own.
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from {{ cookiecutter.package_name }}.config import load_settings
-from {{ cookiecutter.package_name }}.database.postgresql import PostgresSession, open_postgres_session
+from {{ cookiecutter.package_name }}.database.postgresql import PostgresSession
 from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
 from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
 from {{ cookiecutter.package_name }}.tenants.creation import create_tenant
@@ -34,20 +32,6 @@ def shared_target(request: pytest.FixtureRequest) -> Iterator[PostgresTarget]:
     """A fresh shared schema on the Citus cluster's coordinator (only there)."""
     with shared_schema_on(request.param) as target:
         yield target
-
-
-@pytest.fixture
-def shared(shared_target: PostgresTarget) -> Iterator[PostgresSession]:
-    session = open_postgres_session(shared_target)
-    yield session
-    session.close()
-
-
-@pytest.fixture
-def source(tmp_path: Path) -> MigrationSource:
-    directory = tmp_path / "migrations"
-    shutil.copytree(MigrationSource.for_dialect("postgresql").directory, directory)
-    return MigrationSource(directory)
 
 
 def node_of(session: PostgresSession, tenant_id: str) -> str | None:

@@ -24,11 +24,11 @@ def tenant_move(args: argparse.Namespace, settings: Settings) -> int:
     with shared_session(settings) as session:
         shared = postgres_only(session)
         citus.require(shared, "tenant-move", settings.database.describe())
-        before = citus.move_tenant(registered(shared, args.tenant), args.tenant, args.node, mode)
-    if before == args.node.strip():
-        print(f"Tenant {args.tenant} is on {before} already: nothing moved.")
+        move = citus.move_tenant(registered(shared, args.tenant), args.tenant, args.node, mode)
+    if move.moved:
+        print(f"Moved tenant {args.tenant} from {move.before} to {move.after} ({mode}).")
     else:
-        print(f"Moved tenant {args.tenant} from {before} to {args.node} ({mode}).")
+        print(f"Tenant {args.tenant} is on {move.after} already: nothing moved.")
     return 0
 
 
@@ -43,9 +43,10 @@ def with_nodes(status: Command) -> Command:
             if found is None:
                 return code
             summary: TenantsSummary = args.summary
+            failed, pending = {f.tenant_id for f in summary.failed}, set(summary.pending)
             print(f"Nodes ({found.describe()}):")
             for tenant_id, node in _nodes(shared):
-                print(f"  {tenant_id}  {node}  {_state(tenant_id, summary)}")
+                print(f"  {tenant_id}  {node}  {_state(tenant_id, failed, pending)}")
         return code
 
     return status_with_nodes
@@ -58,10 +59,10 @@ def _nodes(session: PostgresSession) -> Iterator[tuple[str, str]]:
             yield tenant_id, nodes[tenant_id]
 
 
-def _state(tenant_id: str, summary: TenantsSummary) -> str:
-    if any(failed.tenant_id == tenant_id for failed in summary.failed):
+def _state(tenant_id: str, failed: set[str], pending: set[str]) -> str:
+    if tenant_id in failed:
         return "failed last run"
-    return "pending migrations" if tenant_id in summary.pending else "up to date"
+    return "pending migrations" if tenant_id in pending else "up to date"
 
 
 def _mode(value: str) -> citus.MoveMode:

@@ -106,13 +106,25 @@ def parse_node(node: str) -> tuple[str, int]:
     return match["host"].strip("[]"), int(match["port"])
 
 
-def move_tenant(session: PostgresSession, tenant_id: str, node: str, mode: MoveMode) -> str:
+@dataclass(frozen=True)
+class Move:
+    """Where a tenant was and where it is now; `moved` is false when it was there already."""
+
+    before: str
+    after: str
+
+    @property
+    def moved(self) -> bool:
+        return self.before != self.after
+
+
+def move_tenant(session: PostgresSession, tenant_id: str, node: str, mode: MoveMode) -> Move:
     """Move the tenant's schema, with all its data, to `node` (nothing to do
-    if it is there already); the node it was on."""
+    if it is there already)."""
     host, port = parse_node(node)
-    before = nodes_of(session, [tenant_id])[tenant_id]
-    if before == f"{host}:{port}":
-        return before
+    before, after = nodes_of(session, [tenant_id])[tenant_id], f"{host}:{port}"
+    if before == after:
+        return Move(before, after)
     if before == "coordinator":
         raise UnknownTenantError(
             f"tenant {tenant_id!r} is not a distributed schema, so Citus cannot move it "
@@ -136,4 +148,4 @@ def move_tenant(session: PostgresSession, tenant_id: str, node: str, mode: MoveM
         raise TenantMoveError(
             f"tenant {tenant_id!r} was not moved from {before}: {first_line(error)}"
         ) from None
-    return before
+    return Move(before, after)

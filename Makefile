@@ -97,7 +97,7 @@ bench: $(ENVIRONMENT) ## Print bake, migrate and no-op-check figures (needs the 
 	$(POETRY) run python benchmarks/noop_check.py
 
 bench-tenants: $(ENVIRONMENT) ## Print migrate-all figures for 1,000 tenants: ours, yoyo, raw floor (and on Citus with CITUS_TEST_URL)
-	$(POETRY) run python benchmarks/tenant_migrations.py $(if $(TENANTS),--tenants $(TENANTS),) $(if $(ROUNDS),--rounds $(ROUNDS),)
+	$(POETRY) run python benchmarks/tenant_migrations.py $(if $(TENANTS),--tenants $(TENANTS),) $(if $(ROUNDS),--rounds $(ROUNDS),) $(if $(BARE),--bare-schemas,)
 
 clean: ## Remove baked services, rendered hooks and caches (keeps .venv and .tools)
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

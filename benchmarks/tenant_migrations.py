@@ -3,8 +3,12 @@
 Run from the template root with `make bench-tenants` (or
 `poetry run python benchmarks/tenant_migrations.py --tenants 1000`). It bakes a
 `postgresql` + `schema-per-tenant` service, and for each method below creates a
-fresh database holding N registered, empty tenant schemas (not timed), then
-times migrating all of them in a child process of its own:
+fresh database holding N registered tenants (not timed), then times migrating
+all of them in a child process of its own. Each tenant's schema holds what
+`tenant-create` puts there before any migration: the service's empty
+bookkeeping table (a distributed table on Citus, so this matters there). With
+--bare-schemas the schemas are empty, as a schema adopted from outside the
+service is, and ours' first migration also creates that table.
 
 - ours: the baked service's `run_all_tenant_migrations` (migrate-all), with
   its default concurrency unless --concurrency says otherwise;
@@ -64,33 +68,57 @@ def tenant_ids(count: int) -> list[str]:
     return [f"{prefix}{number:05d}" for number in range(count)]
 
 
-def prepare(
-    url: str, count: int, registry_sql: str, registry_table: str, *, distributed: bool = False
-) -> None:
-    """N registered tenants whose schemas exist and are empty (on Citus, with
-    `distributed`, distributed schemas, as the service creates them there)."""
+@dataclass(frozen=True)
+class Tenants:
+    """How the benchmark's tenants are made: the service's registry (its
+    CREATE TABLE and name), and whether their schemas are `bare`."""
+
+    registry_sql: str
+    registry_table: str
+    bare: bool
+
+
+def prepare(url: str, count: int, tenants: Tenants, *, distributed: bool = False) -> None:
+    """N registered tenants whose schemas hold what `tenant-create` puts in
+    them before any migration: an empty bookkeeping table (with `bare`:
+    nothing at all, as a schema adopted from outside the service). On Citus,
+    with `distributed`, distributed schemas, as the service creates them there."""
     import psycopg
     from psycopg import sql
 
     ids = tenant_ids(count)
     with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(registry_sql)
+        connection.execute(tenants.registry_sql)
         for start in range(0, count, PREPARE_CHUNK):
             chunk = ids[start : start + PREPARE_CHUNK]
             with connection.transaction():
                 if distributed:
                     connection.execute("SET LOCAL citus.enable_schema_based_sharding TO on")
                 for tenant_id in chunk:
-                    connection.execute(
-                        sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(f"tenant_{tenant_id}"))
-                    )
+                    schema = sql.Identifier(f"tenant_{tenant_id}")
+                    connection.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
+                    if not tenants.bare:
+                        create_history_table(connection, schema)
                 connection.execute(
                     sql.SQL(
                         "INSERT INTO {} (id, schema_name) "
                         "SELECT id, 'tenant_' || id FROM unnest(%s::text[]) AS id"
-                    ).format(sql.Identifier(registry_table)),
+                    ).format(sql.Identifier(tenants.registry_table)),
                     (chunk,),
                 )
+
+
+def create_history_table(connection: Any, schema: Any) -> None:
+    """The baked service's own bookkeeping table, in `schema`; the search path
+    (where the registry is) is put back afterwards."""
+    from auth_service.database.postgresql import PostgresSession
+    from auth_service.migrator import history
+    from psycopg import sql
+
+    shared_path = connection.execute("SELECT current_setting('search_path')").fetchone()[0]
+    connection.execute(sql.SQL("SET LOCAL search_path TO {}").format(schema))
+    history.ensure_table(PostgresSession(connection))
+    connection.execute("SELECT set_config('search_path', %s, true)", (shared_path,))
 
 
 def migrated_tenants(url: str, count: int) -> int:
@@ -209,13 +237,13 @@ def run_child(project_src: Path, *arguments: str) -> dict[str, Any]:
 def measure(
     server_url: str,
     project_src: Path,
-    registry: tuple[str, str],
+    tenants: Tenants,
     count: int,
     method: str,
     *extra: str,
 ) -> dict[str, Any]:
     with fresh_postgres_database(server_url) as url:
-        prepare(url, count, *registry)
+        prepare(url, count, tenants)
         figures = run_child(project_src, method, url, str(count), *extra)
         figures["migrated"] = migrated_tenants(url, count)
     assert figures["migrated"] == count, f"{method}: {figures['migrated']} of {count} tenants migrated"
@@ -246,10 +274,10 @@ def citus_scope(coordinator: str) -> Iterator[str]:
 
 
 def measure_on_citus(
-    coordinator: str, project_src: Path, registry: tuple[str, str], count: int, method: str, *extra: str
+    coordinator: str, project_src: Path, tenants: Tenants, count: int, method: str, *extra: str
 ) -> dict[str, Any]:
     with citus_scope(coordinator) as url:
-        prepare(url, count, *registry, distributed=True)
+        prepare(url, count, tenants, distributed=True)
         figures = run_child(project_src, method, url, str(count), *extra)
         figures["migrated"] = migrated_tenants(url, count)
     assert figures["migrated"] == count, (
@@ -315,6 +343,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of ours and the floor (default 3)")
     parser.add_argument("--yoyo-tenants", type=int, default=200, help="tenants yoyo migrates (default 200)")
     parser.add_argument("--concurrency", type=int, default=None, help="ours and the floor (default: ours')")
+    parser.add_argument(
+        "--bare-schemas",
+        action="store_true",
+        help="tenant schemas without the bookkeeping table that tenant-create makes (adopted ones)",
+    )
     parser.add_argument("--no-citus", action="store_true", help="skip the Citus cluster of CITUS_TEST_URL")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -331,14 +364,14 @@ def main() -> int:
         from auth_service.config import DEFAULT_TENANT_CONCURRENCY
         from auth_service.tenants.registry import CREATE_TABLE, TABLE
 
-        registry = (CREATE_TABLE, TABLE)
+        tenants = Tenants(CREATE_TABLE, TABLE, bare=args.bare_schemas)
         workers = args.concurrency or DEFAULT_TENANT_CONCURRENCY
 
-        def on_postgresql(tenants: int, method: str, *extra: str) -> dict[str, Any]:
-            return measure(server_url, project_src, registry, tenants, method, *extra)
+        def on_postgresql(how_many: int, method: str, *extra: str) -> dict[str, Any]:
+            return measure(server_url, project_src, tenants, how_many, method, *extra)
 
-        def on_citus(tenants: int, method: str, *extra: str) -> dict[str, Any]:
-            return measure_on_citus(coordinator, project_src, registry, tenants, method, *extra)
+        def on_citus(how_many: int, method: str, *extra: str) -> dict[str, Any]:
+            return measure_on_citus(coordinator, project_src, tenants, how_many, method, *extra)
 
         plain = alternate(on_postgresql, count, args.rounds, workers)
         yoyo_count = min(count, args.yoyo_tenants)
@@ -346,7 +379,8 @@ def main() -> int:
         small = on_postgresql(10, "ours", "-", str(workers))
         citus = alternate(on_citus, count, args.rounds, workers) if coordinator else None
 
-    print(f"Migrating {count} fresh tenant schemas ({os.cpu_count()} cores; fresh tenants every run):")
+    made = "bare schemas, no bookkeeping table yet" if args.bare_schemas else "as tenant-create leaves them"
+    print(f"Migrating {count} fresh tenant schemas ({made}; {os.cpu_count()} cores; new ones every run):")
     print_rounds(plain, workers)
     yoyo_ms = per_tenant_ms(yoyo, yoyo_count)
     floor_ms = statistics.median(plain.ms("floor"))

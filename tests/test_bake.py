@@ -53,6 +53,7 @@ POSTGRESQL_FILES = (
     "src/{pkg}/database/postgresql.py",
     "src/{pkg}/migrator/yoyo_adapter/postgresql.py",
     "src/{pkg}/database/blockers.py",
+    "src/{pkg}/database/postgresql_own_session.py",
     "src/{pkg}/migrations/postgresql/0001_create_users_table.sql",
     "src/{pkg}/migrations/postgresql/0001_create_users_table.rollback.sql",
 )
@@ -93,6 +94,7 @@ TENANT_FILES = (
     "tests/helpers_citus.py",
     "tests/test_app_tenants.py",
     "tests/test_config_tenants.py",
+    "tests/test_pooler_tenants.py",
 )
 # Tests of one dialect, in files of their own rather than behind a condition.
 SQLITE_TESTS = (
@@ -111,6 +113,8 @@ POSTGRESQL_TESTS = (
     "tests/test_config_postgresql.py",
     "tests/test_live_database.py",
     "tests/test_database_urls.py",
+    "tests/helpers_pgbouncer.py",
+    "tests/test_pooler.py",
 )
 # Tests that need both dialects in the same service.
 BOTH_DIALECTS_TESTS = (
@@ -143,6 +147,7 @@ PRUNED: dict[tuple[str, str], tuple[str, ...]] = {
     ("database", "sqlite"): (
         "src/{pkg}/migrations/postgresql",
         "src/{pkg}/database/postgresql.py",
+        "src/{pkg}/database/postgresql_own_session.py",
         "src/{pkg}/migrator/yoyo_adapter/postgresql.py",
         *LINT_FILES,
         *POSTGRESQL_TESTS,

@@ -108,9 +108,16 @@ def test_baked_project_passes_its_own_tests(baked: Bake) -> None:
     assert re.search(r"\d+ passed", summary), summary
     if os.environ.get("REQUIRE_POSTGRES") == "1":
         # pytest -ra lists each skip with its reason: with a server required,
-        # only the Citus tests may skip, and only when Citus is not required.
+        # only the Citus and PgBouncer tests may skip, each only when not required.
         skips = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
-        allowed = () if os.environ.get("REQUIRE_CITUS") == "1" else ("CITUS_TEST_URL is unset",)
+        allowed = tuple(
+            reason
+            for variable, reason in (
+                ("REQUIRE_CITUS", "CITUS_TEST_URL is unset"),
+                ("REQUIRE_PGBOUNCER", "pgbouncer is not installed"),
+            )
+            if os.environ.get(variable) != "1"
+        )
         assert all(any(reason in line for reason in allowed) for line in skips), "\n".join(skips)
 
 

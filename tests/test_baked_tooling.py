@@ -46,13 +46,21 @@ def test_the_ci_workflow_parses_and_passes_the_actions_schema(
     assert [step.get("run") for step in job["steps"] if "run" in step] == [
         "make install",
         "make lint",
-        *(["make migrate-lint ALL=1"] if uses_postgres else []),
+        *(
+            [
+                "sudo apt-get update -qq && sudo apt-get install -y -qq pgbouncer",
+                "make migrate-lint ALL=1",
+            ]
+            if uses_postgres
+            else []
+        ),
         "make test",
     ]
     assert ("services" in job) == uses_postgres
     if uses_postgres:
         assert job["services"]["postgres"]["image"].startswith("postgres:")
         assert job["env"]["REQUIRE_POSTGRES"] == "1"
+        assert job["env"]["REQUIRE_PGBOUNCER"] == "1"
     assert "${{ hashFiles('pyproject.toml', 'poetry.lock') }}" in workflow.read_text(encoding="utf-8")
 
 

@@ -152,6 +152,29 @@ ROWS = [
         env={"DB_POOL_MIN": "10000", "DB_POOL_MAX": "10000", "PORT": "1"},
         dialects=("postgresql",),
     ),
+    # The direct URL for migrations is checked like DATABASE_URL, and named.
+    Row(
+        "migration-url-not-percent-encoded",
+        ("migrate",),
+        names="MIGRATION_DATABASE_URL",
+        env={"MIGRATION_DATABASE_URL": "postgresql://postgres:{password}@127.0.0.1:5432/postgres"},
+        dialects=("postgresql",),
+    ),
+    Row(
+        "migration-url-another-dialect",
+        ("migrate",),
+        names="MIGRATION_DATABASE_URL",
+        env={"MIGRATION_DATABASE_URL": "sqlite:///data/other.db"},
+        dialects=("postgresql",),
+        needs=("sqlite",),
+    ),
+    Row(
+        "prepared-statements-not-a-boolean",
+        ("status",),
+        names="DB_PREPARED_STATEMENTS",
+        env={"DB_PREPARED_STATEMENTS": "sometimes"},
+        dialects=("postgresql",),
+    ),
     # 13. A blank password in production.
     Row(
         "production-blank-password",

@@ -65,3 +65,29 @@ def test_production_accepts_a_real_secret() -> None:
 
     assert settings.is_production
     assert settings.log_format == "json"
+
+
+def test_migrations_use_the_app_url_unless_migration_database_url_is_set() -> None:
+    pooled = "postgresql://app:pw@pgbouncer:6432/app"
+    direct = "postgresql://app:pw@db-primary:5432/app"
+
+    by_default = load_settings({"DATABASE_URL": pooled}, env_file=None)
+    apart = load_settings({"DATABASE_URL": pooled, "MIGRATION_DATABASE_URL": direct}, env_file=None)
+
+    assert by_default.migration_database == by_default.database
+    assert apart.database.describe() == "postgresql://app@pgbouncer:6432/app"
+    assert apart.migration_database.describe() == "postgresql://app@db-primary:5432/app"
+
+
+def test_db_prepared_statements_false_turns_off_psycopgs_server_side_statements() -> None:
+    url = "postgresql://app:pw@pgbouncer:6432/app"
+
+    default = load_settings({"DATABASE_URL": url}, env_file=None)
+    off = load_settings({"DATABASE_URL": url, "DB_PREPARED_STATEMENTS": "false"}, env_file=None)
+
+    assert isinstance(default.database, PostgresTarget)
+    assert isinstance(off.database, PostgresTarget)
+    assert isinstance(off.migration_database, PostgresTarget)
+    assert default.database.driver_options() == {}
+    assert off.database.driver_options() == {"prepare_threshold": None}
+    assert off.migration_database.driver_options() == {"prepare_threshold": None}

@@ -24,7 +24,7 @@ from .database.postgresql_target import target_from_parts
 {%- if cookiecutter.database != "postgresql" %}
 from .database.sqlite_target import SqliteTarget, default_sqlite_path
 {%- endif %}
-from .database.target import DatabaseTarget, parse_database_url
+from .database.target import DatabaseTarget, FlagReader, parse_database_url
 from .errors import ConfigError
 
 _Choice = TypeVar("_Choice", bound=str)
@@ -64,7 +64,11 @@ MIN_READY_TIMEOUT: Final = 0.1
 class Settings:
     app_env: AppEnv
     auto_migrate: bool
+    # The app's own connections (behind a transaction pooler, the pooler's
+    # address), and where migrations run: a session of their own, direct to
+    # the server (MIGRATION_DATABASE_URL; the app's URL when unset).
     database: DatabaseTarget
+    migration_database: DatabaseTarget
     pool_min: int
     pool_max: int
     connect_timeout: float
@@ -98,10 +102,12 @@ def load_settings(
     """Read settings; `environ` defaults to the process environment."""
     env = read_environment(os.environ if environ is None else environ, env_file)
     app_env = _choice(env, "APP_ENV", APP_ENVS, "development")
+    database = _database(env, production=app_env == "production").configured(_flag_reader(env))
     settings = Settings(
         app_env=app_env,
         auto_migrate=_bool(env, "AUTO_MIGRATE", default=True),
-        database=_database(env, production=app_env == "production"),
+        database=database,
+        migration_database=_migration_database(env, database),
         pool_min=_int(env, "DB_POOL_MIN", 2, minimum=0),
         pool_max=_int(env, "DB_POOL_MAX", 10, minimum=1),
         connect_timeout=_float(env, "DB_CONNECT_TIMEOUT", 30.0),
@@ -129,6 +135,7 @@ def load_settings(
         )
     if settings.is_production:
         settings.database.refuse_in_production()
+        settings.migration_database.refuse_in_production()
     return settings
 
 
@@ -164,6 +171,26 @@ def _database(env: Mapping[str, str], *, production: bool) -> DatabaseTarget:
 {%- else %}
     return SqliteTarget(path=default_sqlite_path(SERVICE_SLUG))
 {%- endif %}
+
+
+def _migration_database(env: Mapping[str, str], database: DatabaseTarget) -> DatabaseTarget:
+    """MIGRATION_DATABASE_URL, else the app's database. It must be the same
+    kind of database: a pooler sits in front of a server, never of a file."""
+    url = env.get("MIGRATION_DATABASE_URL", "").strip()
+    if not url:
+        return database
+    target = parse_database_url(url, "MIGRATION_DATABASE_URL").configured(_flag_reader(env))
+    if target.dialect != database.dialect:
+        raise ConfigError(
+            f"MIGRATION_DATABASE_URL names {target.describe()} but the app's database is "
+            f"{database.describe()}: it must be a direct connection to the same database "
+            "(unset it to migrate through the app's own URL)"
+        )
+    return target
+
+
+def _flag_reader(env: Mapping[str, str]) -> FlagReader:
+    return lambda name, default: _bool(env, name, default=default)
 
 
 def _bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:

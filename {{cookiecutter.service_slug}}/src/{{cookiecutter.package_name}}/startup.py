@@ -23,15 +23,16 @@ log = logging.getLogger(__name__)
 
 
 def prepare_database(settings: Settings) -> list[str]:
-    """Wait for the database, migrate if configured; return the migrations applied."""
+    """Wait for the database, migrate if configured; return the migrations applied.
+    Migrations run on MIGRATION_DATABASE_URL's connection (the app's URL by default)."""
     if settings.database.describe() == "sqlite:///:memory:":
         raise ConfigError(
             "DATABASE_URL sqlite:///:memory: cannot serve: each connection gets a database of its "
             "own, so requests would never see the migrated tables; use a file (sqlite:///data/app.db)"
         )
-    with session_scope(settings.database, wait=settings.connect_timeout) as session:
+    with session_scope(settings.migration_database, wait=settings.connect_timeout) as session:
         session.execute("SELECT 1")
-        log.info("Database connected (%s)", settings.database.describe())
+        log.info("Database connected (%s)", settings.migration_database.describe())
         session.check_pool_fits(settings.pool_min)
         if not settings.auto_migrate:
             pending = pending_migrations(session)

@@ -92,7 +92,7 @@ def add_core_commands(commands: Commands) -> None:
 
 def connected(settings: Settings) -> AbstractContextManager[Session]:
     """A session on the configured database, waiting DB_CONNECT_TIMEOUT for it."""
-    return session_scope(settings.database, wait=settings.connect_timeout)
+    return session_scope(settings.migration_database, wait=settings.connect_timeout)
 
 
 def migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -108,7 +108,7 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
             on_drift="ignore",
         )
     if not result.applied:
-        print(f"Nothing to migrate: {settings.database.describe()} is up to date.")
+        print(f"Nothing to migrate: {settings.migration_database.describe()} is up to date.")
     else:
         print(f"Applied {len(result.applied)} migration(s) in batch {result.batch}:")
         for name in result.applied:
@@ -132,7 +132,7 @@ def check_drift(session: Session, settings: Settings, action: str = "migrate") -
 def accept(args: argparse.Namespace, settings: Settings) -> int:
     with connected(settings) as session:
         checksum = accept_change(session, args.name)
-    print(accepted_line(args.name, checksum, settings.database.describe()))
+    print(accepted_line(args.name, checksum, settings.migration_database.describe()))
     return 0
 
 

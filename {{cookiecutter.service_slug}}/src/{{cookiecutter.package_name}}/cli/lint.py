@@ -24,12 +24,12 @@ def extend(commands: Commands) -> None:
 
 def lint_migrations(args: argparse.Namespace, settings: Settings) -> int:
     """squawk on the PostgreSQL migrations: the files given, all, or those not yet applied."""
-    database = settings.database.describe()
+    database = settings.migration_database.describe()
     if args.files:
         paths, scope = args.files, "the files given"
     elif args.all:
         paths, scope = all_migration_files(), "every migration"
-    elif settings.database.dialect != "postgresql":
+    elif settings.migration_database.dialect != "postgresql":
         paths, scope = all_migration_files(), f"every migration: {database} cannot tell which are applied"
     else:
         with connected(settings) as session:

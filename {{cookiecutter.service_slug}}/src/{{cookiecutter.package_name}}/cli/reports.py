@@ -11,7 +11,7 @@ from .remedies import advice
 
 
 def print_plan(plan: Plan, settings: Settings) -> None:
-    print(f"Dry run on {settings.database.describe()}: nothing is changed.")
+    print(f"Dry run on {settings.migration_database.describe()}: nothing is changed.")
     if not plan.migrations:
         print("Nothing to migrate.")
         return
@@ -41,7 +41,7 @@ def print_rollback(result: RollbackResult) -> int:
 
 def print_status(state: MigrationStatus, settings: Settings, scope: str | None = None) -> int:
     """The status report; `scope` is a line naming a part of the database (a schema)."""
-    print(f"Database: {settings.database.describe()}")
+    print(f"Database: {settings.migration_database.describe()}")
     if scope:
         print(scope)
     changed = {drift.name: drift.reason for drift in state.drift}

@@ -42,7 +42,7 @@ def _then_every_tenant(migrate: Command) -> Command:
 
     def migrate_shared_then_tenants(args: argparse.Namespace, settings: Settings) -> int:
         code = migrate(args, settings)
-        if code != 0 or not isinstance(settings.database, PostgresTarget):
+        if code != 0 or not isinstance(settings.migration_database, PostgresTarget):
             return code
         if args.dry_run:
             with shared_session(settings) as session:
@@ -71,7 +71,7 @@ def _accept_in_tenants_too(accept: Command) -> Command:
             print(accepted_line(args.name, checksum, f"tenant {args.tenant}"))
             return 0
         code = accept(args, settings)
-        if isinstance(settings.database, PostgresTarget):
+        if isinstance(settings.migration_database, PostgresTarget):
             accept_in_tenants(settings, args.name)
         return code
 

@@ -31,12 +31,12 @@ SHOWN = 20
 
 
 def postgres_target(settings: Settings) -> PostgresTarget:
-    if not isinstance(settings.database, PostgresTarget):
+    if not isinstance(settings.migration_database, PostgresTarget):
         raise ConfigError(
             "schema-per-tenant needs PostgreSQL: DATABASE_URL points to "
-            f"{settings.database.describe()}, where tenant commands cannot run"
+            f"{settings.migration_database.describe()}, where tenant commands cannot run"
         )
-    return settings.database
+    return settings.migration_database
 
 
 def shared_session(settings: Settings) -> AbstractContextManager[Session]:

@@ -23,7 +23,7 @@ def tenant_move(args: argparse.Namespace, settings: Settings) -> int:
     mode = _mode(args.mode)
     with shared_session(settings) as session:
         shared = postgres_only(session)
-        citus.require(shared, "tenant-move", settings.database.describe())
+        citus.require(shared, "tenant-move", settings.migration_database.describe())
         move = citus.move_tenant(registered(shared, args.tenant), args.tenant, args.node, mode)
     if move.moved:
         print(f"Moved tenant {args.tenant} from {move.before} to {move.after} ({mode}).")

@@ -19,6 +19,7 @@ from .blockers import BlockerWatcher
 from .lock_retry import LockWaitWatch
 from .postgresql_connect import Connection, open_connection
 from .postgresql_deadline import answered_by
+from .postgresql_own_session import require_own_session
 from .postgresql_target import PostgresTarget
 from .session import MissingTable, Row, UniqueViolation
 
@@ -161,7 +162,15 @@ class PostgresSession:
 
 
 def open_postgres_session(target: PostgresTarget, *, wait: float = 0.0) -> PostgresSession:
-    return PostgresSession(*open_connection(target, wait=wait))
+    """A session of its own on the server: the migration lock and the search
+    path it sets hold until it closes (refused through a transaction pooler)."""
+    connection, conninfo = open_connection(target, wait=wait)
+    try:
+        require_own_session(connection, target.describe())
+    except BaseException:
+        connection.close()
+        raise
+    return PostgresSession(connection, conninfo)
 
 
 def session_for(target: PostgresTarget, *, wait: float) -> PostgresSession:
@@ -186,7 +195,12 @@ class PostgresSessionPool:
         # the pool only logs it, and /ready must say why it has no connection.
         self._connect_error: str | None = None
         self._pool: ConnectionPool[Connection] = ConnectionPool(
-            kwargs={"connect_timeout": self.CONNECT_TIMEOUT, **target.connect_kwargs(), "autocommit": True},
+            kwargs={
+                "connect_timeout": self.CONNECT_TIMEOUT,
+                **target.connect_kwargs(),
+                **target.driver_options(),
+                "autocommit": True,
+            },
             connection_class=self._noting_connection_class(),
             min_size=min_size,
             max_size=max_size,

@@ -47,7 +47,7 @@ def open_connection(target: PostgresTarget, *, wait: float) -> tuple[Connection,
             # The URL's own connect_timeout wins; otherwise each try is bounded.
             kwargs = {"connect_timeout": max(2, min(10, int(remaining))), **target.connect_kwargs()}
             conninfo = make_conninfo("", **kwargs)
-            connection: Connection = psycopg.connect(conninfo, autocommit=True)
+            connection: Connection = psycopg.connect(conninfo, autocommit=True, **target.driver_options())
         except psycopg.ProgrammingError as error:
             # libpq refused the options themselves (an unknown one, a bad value).
             raise ConfigError(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Final
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..errors import ConfigError
-from .target import redact_url
+from .target import FlagReader, redact_url
 
 URL_EXAMPLE: Final = "postgresql://user:password@host:5432/dbname"
 SCHEMES: Final = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
@@ -32,6 +32,10 @@ class PostgresTarget:
     password: str = field(repr=False)
     dbname: str
     params: Mapping[str, str] = field(default_factory=dict)
+    # Off behind a transaction-mode pooler (PgBouncer before 1.21): psycopg
+    # prepares a statement on the server after 5 runs, and the next
+    # transaction may run on a server connection that never saw it.
+    prepared_statements: bool = True
 
     dialect: ClassVar[str] = "postgresql"
 
@@ -47,6 +51,13 @@ class PostgresTarget:
             kwargs["password"] = self.password
         return kwargs
 
+    def driver_options(self) -> dict[str, Any]:
+        """psycopg's own connection options (connect_kwargs are libpq's)."""
+        return {} if self.prepared_statements else {"prepare_threshold": None}
+
+    def configured(self, read_flag: FlagReader) -> PostgresTarget:
+        return replace(self, prepared_statements=read_flag("DB_PREPARED_STATEMENTS", True))
+
     def describe(self) -> str:
         if not self.host:
             return f"postgresql://{self.user}@/{self.dbname} (local socket, port {self.port})"
@@ -61,7 +72,7 @@ class PostgresTarget:
             )
 
 
-def parse_url(url: str) -> PostgresTarget | None:
+def parse_url(url: str, variable: str = "DATABASE_URL") -> PostgresTarget | None:
     """A postgresql:// URL; None for any other scheme (or a plain path)."""
     scheme, sep, _ = url.partition("://")
     if not sep or scheme.lower() not in SCHEMES:
@@ -73,12 +84,12 @@ def parse_url(url: str) -> PostgresTarget | None:
     except ValueError:
         # The parser's own message may quote a piece of the password: never shown.
         raise ConfigError(
-            f"DATABASE_URL {shown!r} is malformed: its host or port does not parse. {PERCENT_ENCODE}"
+            f"{variable} {shown!r} is malformed: its host or port does not parse. {PERCENT_ENCODE}"
         ) from None
     dbname = unquote(parts.path.lstrip("/"))
     if not dbname:
         raise ConfigError(
-            f"DATABASE_URL {shown!r} is malformed: expected {URL_EXAMPLE} "
+            f"{variable} {shown!r} is malformed: expected {URL_EXAMPLE} "
             f"(or postgresql:///dbname for the local socket). {PERCENT_ENCODE}"
         )
     return PostgresTarget(

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import ClassVar, Final
 
 from ..errors import ConfigError
-from .target import redact_url
+from .target import FlagReader, redact_url
 
 URL_EXAMPLE: Final = "sqlite:///path/to/file.db (or a plain path)"
 PREFIX: Final = "sqlite:///"
@@ -33,8 +33,12 @@ class SqliteTarget:
         """A file has no password to get wrong; whether production may run on
         SQLite at all is config.py's decision."""
 
+    def configured(self, read_flag: FlagReader) -> SqliteTarget:
+        """SQLite has no settings of its own."""
+        return self
 
-def parse_url(url: str) -> SqliteTarget | None:
+
+def parse_url(url: str, variable: str = "DATABASE_URL") -> SqliteTarget | None:
     """A sqlite:/// URL, or a plain path such as ./data/service.db (as the
     original design allowed); None for any other scheme."""
     scheme, sep, _ = url.partition("://")
@@ -45,7 +49,7 @@ def parse_url(url: str) -> SqliteTarget | None:
     path = url[len(PREFIX) :] if url.startswith(PREFIX) else ""
     if not path:
         raise ConfigError(
-            f"DATABASE_URL {redact_url(url)!r} has no SQLite path: "
+            f"{variable} {redact_url(url)!r} has no SQLite path: "
             "use sqlite:///relative/path.db, sqlite:////absolute/path.db or sqlite:///:memory:"
         )
     return SqliteTarget(path=path)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+from collections.abc import Callable
 from functools import cache
 from typing import Final, Protocol, cast
 
@@ -22,6 +23,8 @@ from ..errors import ConfigError
 # database/<dialect>_target.py (this data).
 Dialect = str
 TARGET_SUFFIX: Final = "_target"
+# Reads a true/false setting: (variable, default) -> its value.
+FlagReader = Callable[[str, bool], bool]
 
 
 class DatabaseTarget(Protocol):
@@ -38,6 +41,11 @@ class DatabaseTarget(Protocol):
         """Raise a ConfigError if the target is unsafe to serve production from."""
         ...
 
+    def configured(self, read_flag: FlagReader) -> DatabaseTarget:
+        """The target with its dialect's own settings applied, each read by
+        name with `read_flag(variable, default)`."""
+        ...
+
 
 class TargetModule(Protocol):
     """What each `<dialect>_target.py` offers."""
@@ -45,8 +53,9 @@ class TargetModule(Protocol):
     @property
     def URL_EXAMPLE(self) -> str: ...  # noqa: N802 - a module constant, seen through a Protocol
 
-    def parse_url(self, url: str) -> DatabaseTarget | None:
-        """The target `url` names, or None when it is not of this dialect."""
+    def parse_url(self, url: str, variable: str = "DATABASE_URL") -> DatabaseTarget | None:
+        """The target `url` names, or None when it is not of this dialect;
+        an error names the setting it came from, `variable`."""
         ...
 
 
@@ -87,26 +96,26 @@ def redact_url(url: str) -> str:
 LOOKS_LIKE_URL: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:|//|@")
 
 
-def parse_database_url(url: str) -> DatabaseTarget:
-    """Parse DATABASE_URL: a URL of one of the service's dialects, or (where
-    the service has SQLite) a plain file path."""
+def parse_database_url(url: str, variable: str = "DATABASE_URL") -> DatabaseTarget:
+    """Parse DATABASE_URL (or the setting named `variable`): a URL of one of
+    the service's dialects, or (where the service has SQLite) a plain file path."""
     scheme, sep, _ = url.partition("://")
     if not sep and LOOKS_LIKE_URL.search(url):
         raise ConfigError(
-            f"DATABASE_URL {redact_url(url)!r} looks like a URL but is not one (is '://' missing?): "
+            f"{variable} {redact_url(url)!r} looks like a URL but is not one (is '://' missing?): "
             f"use {_examples()}"
         )
     for module in target_modules().values():
-        target = module.parse_url(url)
+        target = module.parse_url(url, variable)
         if target is not None:
             return target
     if not sep:
         raise ConfigError(
-            f"DATABASE_URL {url!r} is a file path, but this service was generated for "
+            f"{variable} {url!r} is a file path, but this service was generated for "
             f"{' and '.join(supported_dialects())} only: use {_examples()}"
         )
     raise ConfigError(
-        f"DATABASE_URL has unsupported scheme {scheme.lower()!r} in {redact_url(url)!r} "
+        f"{variable} has unsupported scheme {scheme.lower()!r} in {redact_url(url)!r} "
         f"(this service was generated for {' and '.join(supported_dialects())}): use {_examples()}"
     )
 

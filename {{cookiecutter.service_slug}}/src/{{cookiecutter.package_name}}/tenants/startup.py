@@ -17,14 +17,14 @@ log = logging.getLogger(__name__)
 
 def after_shared_schema(settings: Settings) -> None:
     """Every tenant schema, after the shared one; any failed tenant stops the start."""
-    if not isinstance(settings.database, PostgresTarget):
+    if not isinstance(settings.migration_database, PostgresTarget):
         return
-    log_citus(settings, settings.database)
+    log_citus(settings, settings.migration_database)
     if not settings.auto_migrate_tenants:
         return
     log.info("Running tenant migrations")
     report = run_all_tenant_migrations(
-        settings.database,
+        settings.migration_database,
         concurrency=settings.tenant_migration_concurrency,
         lock_timeout=settings.migration_lock_timeout,
         lock_retry=settings.lock_retry,

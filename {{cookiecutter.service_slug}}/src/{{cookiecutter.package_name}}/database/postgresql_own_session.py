@@ -1,0 +1,50 @@
+"""Is a migration connection a server session of its own?
+
+Behind a transaction-mode pooler (PgBouncer's `pool_mode = transaction`),
+consecutive transactions of one client may run on different server sessions,
+and session state does not follow them: the migration lock would be held by a
+session the runner no longer talks to, and a search path it sets could land
+on a connection that another client then uses. So before a migration session
+takes the lock or sets a path, it checks once, with no side effect on anyone:
+a setting made in one transaction is still there, on the same server process,
+in the next. A direct connection always passes; a transaction pooler fails as
+soon as it hands the second transaction to another server session, or resets
+the one it reuses.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Final
+
+from ..errors import ConfigError
+from .postgresql_connect import Connection
+
+# A custom setting (its dotted name needs no declaration), on this session only.
+PROBE: Final = "migrations.session_probe"
+
+
+class NotOwnSessionError(ConfigError):
+    """The migration connection goes through a transaction-mode pooler."""
+
+
+def require_own_session(connection: Connection, described: str) -> None:
+    """Raise NotOwnSessionError unless two transactions share one server session."""
+    token = uuid.uuid4().hex
+    first = connection.execute(
+        "SELECT pg_backend_pid(), set_config(%s, %s, false)", (PROBE, token)
+    ).fetchone()
+    second = connection.execute("SELECT pg_backend_pid(), current_setting(%s, true)", (PROBE,)).fetchone()
+    if first is None or second is None or tuple(second) == tuple(first):
+        return
+    how = (
+        f"server process {first[0]}, then {second[0]}"
+        if second[0] != first[0]
+        else "the server session was reset in between"
+    )
+    raise NotOwnSessionError(
+        f"migrations cannot run through {described}: two transactions of one connection ran on "
+        f"different server sessions ({how}), as behind a transaction-mode pooler such as "
+        "PgBouncer, where the migration lock would not hold; set MIGRATION_DATABASE_URL to a "
+        "direct connection to the server (nothing was changed)"
+    )

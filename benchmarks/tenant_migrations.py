@@ -24,6 +24,9 @@ ratio of every round, with its median and spread. Then, on ours' first
 migrated tenants, the no-op check across all N up-to-date
 tenants (a whole `run_all_tenant_migrations` that finds nothing to do), and
 ours' peak memory (max RSS of the child process) at N and at 10 tenants.
+Last, the latency of 100 tenant creations one after another (the sign-up
+path, in-process) with N tenants already there, p50 and p95, for a service
+with 1 migration and for one with 30.
 PostgreSQL comes from TEST_DATABASE_URL (default: the local server).
 
 When CITUS_TEST_URL names a Citus cluster's coordinator (and --no-citus is not
@@ -39,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import queue
 import resource
@@ -60,6 +64,9 @@ from common import DEFAULT_SERVER, PACKAGE, bake, fresh_postgres_database
 # Tenant schemas made per transaction while preparing (not timed).
 PREPARE_CHUNK = 200
 NOOP_RUNS = 5
+# tenant-create latency: this many creations, for a service with each count of migrations.
+CREATIONS = 100
+CREATION_MIGRATIONS = (1, 30)
 
 
 def tenant_ids(count: int) -> list[str]:
@@ -221,6 +228,41 @@ def child_yoyo(url: str, count: int, migrations: Path) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started, "concurrency": 1, "max_rss_mb": max_rss_mb()}
 
 
+def child_create(url: str, creations: int, migrations: Path) -> dict[str, Any]:
+    """`creations` tenants created one after another, as the sign-up path
+    creates them: each one's latency."""
+    from auth_service.database.postgresql import open_postgres_session
+    from auth_service.database.target import parse_database_url
+    from auth_service.migrator.sources import MigrationSource
+    from auth_service.tenants.creation import create_tenant
+
+    target = parse_database_url(url)
+    source = MigrationSource(migrations)
+    session = open_postgres_session(target)
+    latencies = []
+    try:
+        for number in range(creations):
+            started = time.perf_counter()
+            create_tenant(session, f"signup{number:05d}", source)
+            latencies.append(time.perf_counter() - started)
+    finally:
+        session.close()
+    return {"latencies": latencies}
+
+
+def many_migrations(directory: Path, shipped: Path, count: int) -> Path:
+    """The shipped migrations and more (adding a column each), `count` in all."""
+    directory.mkdir(parents=True)
+    for path in shipped.glob("*.sql"):
+        (directory / path.name).write_text(path.read_text())
+    for number in range(2, count + 1):
+        name = f"{number:04d}_add_users_extra_{number}"
+        (directory / f"{name}.sql").write_text(f"ALTER TABLE users ADD COLUMN extra_{number} integer;\n")
+        rollback = f"ALTER TABLE users DROP COLUMN extra_{number};\n"
+        (directory / f"{name}.rollback.sql").write_text(rollback)
+    return directory
+
+
 def run_child(project_src: Path, *arguments: str) -> dict[str, Any]:
     environment = {**os.environ, "PYTHONPATH": str(project_src)}
     completed = subprocess.run(
@@ -248,6 +290,22 @@ def measure(
         figures["migrated"] = migrated_tenants(url, count)
     assert figures["migrated"] == count, f"{method}: {figures['migrated']} of {count} tenants migrated"
     return figures
+
+
+def measure_creation(
+    server_url: str, project_src: Path, tenants: Tenants, count: int, migrations: Path
+) -> list[float]:
+    """Latencies (ms) of CREATIONS tenant creations with `count` tenants already there."""
+    with fresh_postgres_database(server_url) as url:
+        prepare(url, count, tenants)
+        figures = run_child(project_src, "create", url, str(count), str(CREATIONS), str(migrations))
+    return [seconds * 1000 for seconds in figures["latencies"]]
+
+
+def percentile(samples: list[float], percent: int) -> float:
+    """The nearest-rank percentile."""
+    ranked = sorted(samples)
+    return ranked[max(0, math.ceil(percent / 100 * len(ranked)) - 1)]
 
 
 @contextmanager
@@ -377,6 +435,17 @@ def main() -> int:
         yoyo_count = min(count, args.yoyo_tenants)
         yoyo = on_postgresql(yoyo_count, "yoyo")
         small = on_postgresql(10, "ours", "-", str(workers))
+        shipped = project_src / PACKAGE / "migrations" / "postgresql"
+        creation = {
+            migration_count: measure_creation(
+                server_url,
+                project_src,
+                tenants,
+                count,
+                many_migrations(Path(scratch) / f"migrations-{migration_count}", shipped, migration_count),
+            )
+            for migration_count in CREATION_MIGRATIONS
+        }
         citus = alternate(on_citus, count, args.rounds, workers) if coordinator else None
 
     made = "bare schemas, no bookkeeping table yet" if args.bare_schemas else "as tenant-create leaves them"
@@ -397,6 +466,12 @@ def main() -> int:
         f"Peak memory of ours (max RSS): {peak:.1f} MB at N={count}, "
         f"{peak_small:.1f} MB at N=10 ({peak / peak_small:.2f}x)"
     )
+    for migration_count, latencies in creation.items():
+        print(
+            f"tenant-create with {count} tenants present, {migration_count} migration(s), "
+            f"{len(latencies)} creations: p50 {percentile(latencies, 50):.1f} ms, "
+            f"p95 {percentile(latencies, 95):.1f} ms"
+        )
     if citus is None:
         print("Citus: not measured (set CITUS_TEST_URL to a cluster's coordinator)")
     else:
@@ -419,6 +494,7 @@ def child_main(arguments: list[str]) -> int:
         "ours": lambda: child_ours(url, count, int(rest[1]) if len(rest) > 1 else None, rest[0] == "noop"),
         "floor": lambda: child_floor(url, count, int(rest[0]), migrations),
         "yoyo": lambda: child_yoyo(url, count, migrations),
+        "create": lambda: child_create(url, int(rest[0]), Path(rest[1])),
     }
     print(json.dumps(actions[method]()))
     return 0

@@ -105,17 +105,40 @@ def _migrate_page_by_page(
     concurrency: int,
 ) -> None:
     """Each page of tenants: the up-to-date ones finish at once, the others go
-    to the workers; the next page is read once most of this one is done."""
+    to the workers. The look at the next page starts before this one's tenants
+    are handed out, and the next page is read once most of this one is done."""
+
+    def with_pending(session: PostgresSession, tenant_ids: Sequence[str]) -> set[str]:
+        return tenants_with_pending(session, tenant_ids, migration_ids)
+
     in_flight: set[Future[TenantResult]] = set()
+    looking: tuple[Sequence[str], Callable[[], set[str]]] | None = None
     for page in registry.pages(shared):
-        pending = tenants_with_pending(shared, page, migration_ids)
-        for tenant_id in page:
-            if tenant_id in pending:
-                in_flight.add(workers.submit(tenant_id))
-            else:
-                finished(TenantResult(tenant_id, "up to date"))
-        in_flight = _collect(shared, in_flight, finished, keep=concurrency)
+        previous, looking = looking, (page, workers.find(page, with_pending))
+        if previous is not None:
+            in_flight = _hand_out(shared, workers, *previous, in_flight, finished, concurrency)
+    if looking is not None:
+        in_flight = _hand_out(shared, workers, *looking, in_flight, finished, concurrency)
     _collect(shared, in_flight, finished, keep=0)
+
+
+def _hand_out(
+    shared: PostgresSession,
+    workers: Workers,
+    page: Sequence[str],
+    found: Callable[[], set[str]],
+    in_flight: set[Future[TenantResult]],
+    finished: Callable[[TenantResult], None],
+    concurrency: int,
+) -> set[Future[TenantResult]]:
+    """The page's tenants with pending migrations to the workers; the others are up to date."""
+    pending = found()
+    for tenant_id in page:
+        if tenant_id in pending:
+            in_flight.add(workers.submit(tenant_id))
+        else:
+            finished(TenantResult(tenant_id, "up to date"))
+    return _collect(shared, in_flight, finished, keep=concurrency)
 
 
 def _collect(

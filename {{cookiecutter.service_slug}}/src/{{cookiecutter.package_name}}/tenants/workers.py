@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import queue
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 
 import psycopg
 
@@ -15,6 +16,12 @@ from ..log_context import log_context
 from .one_tenant import failed_result
 from .results import TenantResult
 from .schemas import enter_tenant_schema
+
+# Fewer tenants than this are looked at on one connection: another connection
+# would cost more to open than it saves.
+SMALLEST_SHARE = 100
+# Finds some of the given tenants (those with pending migrations) on a session.
+Finder = Callable[[PostgresSession, Sequence[str]], set[str]]
 
 
 class Workers:
@@ -28,6 +35,7 @@ class Workers:
         open_session: Callable[[], PostgresSession],
         migrate: Callable[[PostgresSession, str], TenantResult],
     ) -> None:
+        self._concurrency = concurrency
         self._open_session = open_session
         self._migrate = migrate
         self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix="tenant-migrate")
@@ -47,17 +55,44 @@ class Workers:
     def submit(self, tenant_id: str) -> Future[TenantResult]:
         return self._executor.submit(self._run, tenant_id)
 
+    def find(self, tenant_ids: Sequence[str], find: Finder) -> Callable[[], set[str]]:
+        """Start `find(session, some_ids)` over `tenant_ids`, a share on each
+        connection at once; the function returned waits for all they found.
+        Most of what a look at many tenant schemas costs is a new connection
+        reading each schema's catalog entries for the first time, so the
+        shares spread that over the server's cores."""
+        share = max(SMALLEST_SHARE, -(-len(tenant_ids) // self._concurrency))  # rounded up
+        shares = [tenant_ids[start : start + share] for start in range(0, len(tenant_ids), share)]
+        futures = [self._executor.submit(self._find_in, find, ids) for ids in shares]
+
+        def found() -> set[str]:
+            return set().union(*(future.result() for future in futures))
+
+        return found
+
+    def _find_in(self, find: Finder, tenant_ids: Sequence[str]) -> set[str]:
+        with self._session() as session:
+            return find(session, tenant_ids)
+
     def _run(self, tenant_id: str) -> TenantResult:
         started = time.perf_counter()
-        session = self._idle.get()
         with log_context(tenant=tenant_id):
             try:
-                if session is None or session.connection.broken:
-                    session = self._open_session()
-                    self._opened.append(session)
-                enter_tenant_schema(session, tenant_id)
-                return self._migrate(session, tenant_id)
+                with self._session() as session:
+                    enter_tenant_schema(session, tenant_id)
+                    return self._migrate(session, tenant_id)
             except (ServiceError, psycopg.Error) as error:
                 return failed_result(tenant_id, error, started)
-            finally:
-                self._idle.put(session)
+
+    @contextmanager
+    def _session(self) -> Iterator[PostgresSession]:
+        """An idle connection (opened on first use, or again if it broke),
+        back to the idle ones afterwards."""
+        session = self._idle.get()
+        try:
+            if session is None or session.connection.broken:
+                session = self._open_session()
+                self._opened.append(session)
+            yield session
+        finally:
+            self._idle.put(session)

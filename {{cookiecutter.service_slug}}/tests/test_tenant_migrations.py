@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -40,6 +41,7 @@ from {{ cookiecutter.package_name }}.tenants.schemas import (
     TenantExistsError,
     UnknownTenantError,
 )
+from {{ cookiecutter.package_name }}.tenants.workers import SMALLEST_SHARE
 from conftest import cli, subprocess_env, target_url
 from helpers_citus import shared_schema_on
 
@@ -227,6 +229,37 @@ def test_pending_check_sees_a_missing_history_row_and_a_missing_history_table(
     shared.execute(f'DROP TABLE "tenant_{tenants[2]}".schema_migrations')
 
     assert tenants_with_pending(shared, tenants, ids) == {tenants[1], tenants[2]}
+
+
+def test_migrate_all_finds_every_tenant_changed_by_hand_whichever_connection_looks(
+    shared_target: PostgresTarget, shared: PostgresSession, new_tenant_id: NewTenantId, tmp_path: Path
+) -> None:
+    # More tenants than one connection looks at (tenants/workers.py), so that
+    # the look is split over several of the workers' connections.
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    (tiny / "0001_create_notes.sql").write_text("CREATE TABLE notes (id integer PRIMARY KEY);\n")
+    (tiny / "0001_create_notes.rollback.sql").write_text("DROP TABLE notes;\n")
+    source = MigrationSource(tiny)
+    tenants = [new_tenant_id(f"many{number:03d}") for number in range(2 * SMALLEST_SHARE + 1)]
+    for tenant_id in tenants:
+        create_tenant(shared, tenant_id, source)
+    # By hand, outside the runner: one tenant's history row deleted (its
+    # migration rolled back by hand), another's whole history table dropped.
+    by_hand = {tenants[SMALLEST_SHARE + 7], tenants[-1]}
+    first, last = sorted(by_hand)
+    shared.execute(f'DELETE FROM "tenant_{first}".schema_migrations')
+    shared.execute(f'DROP TABLE "tenant_{first}".notes')
+    shared.execute(f'DROP TABLE "tenant_{last}".schema_migrations')
+    shared.execute(f'DROP TABLE "tenant_{last}".notes')
+
+    report = run_all_tenant_migrations(shared_target, source, concurrency=4)
+
+    assert report.ok
+    assert {result.tenant_id for result in report.migrated} == by_hand
+    assert report.up_to_date == len(tenants) - len(by_hand)
+    for tenant_id in by_hand:
+        assert history(shared, tenant_id) == [("0001_create_notes", 1)]
 
 
 def test_creating_a_tenant_is_all_or_nothing(

@@ -81,6 +81,21 @@ class PostgresSession:
             yield
 
     @contextmanager
+    def pipelined(self) -> Iterator[None]:
+        # psycopg's pipeline mode: one round trip for a whole migration's
+        # transaction instead of one per statement.
+        try:
+            with self._connection.pipeline():
+                yield
+        except pg_errors.PipelineAborted as aborted:
+            # What was sent after the failing statement, a ROLLBACK included,
+            # reports only "pipeline aborted": the failure itself comes first.
+            raise _first_failure(aborted) from None
+        finally:
+            if self._connection.info.transaction_status == TransactionStatus.INERROR:
+                self._connection.execute("ROLLBACK")
+
+    @contextmanager
     def migration_lock(self, timeout: float) -> Iterator[None]:
         # Most of the time nobody holds it: one round trip, no timeout to set.
         # The same statement asks the server to notice a client that dies
@@ -159,6 +174,18 @@ class PostgresSession:
         if self._watcher is not None:
             self._watcher.close()
         self._connection.close()
+
+
+def _first_failure(aborted: pg_errors.PipelineAborted) -> BaseException:
+    """The error that aborted a pipeline: the first in the chain that is not
+    PipelineAborted (or the PipelineAborted itself)."""
+    error: BaseException | None = aborted
+    failure: BaseException = aborted
+    while error is not None:
+        if not isinstance(error, pg_errors.PipelineAborted):
+            failure = error
+        error = error.__context__
+    return failure
 
 
 def open_postgres_session(target: PostgresTarget, *, wait: float = 0.0) -> PostgresSession:

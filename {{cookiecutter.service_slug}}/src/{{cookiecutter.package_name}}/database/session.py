@@ -61,6 +61,13 @@ class Session(Protocol):
         """Commit the block's statements together, or none of them."""
         ...
 
+    def pipelined(self) -> AbstractContextManager[None]:
+        """Send the block's statements to the server without waiting for each
+        answer, where the driver can (a failure then surfaces at the block's
+        end or at the first answer read); a transaction the failure left
+        open is rolled back."""
+        ...
+
     def migration_lock(self, timeout: float) -> AbstractContextManager[None]:
         """Hold the lock that serializes migrations; it dies with this process."""
         ...

@@ -128,6 +128,10 @@ class SqliteSession:
     def in_transaction(self) -> bool:
         return self._connection.in_transaction
 
+    def pipelined(self) -> AbstractContextManager[None]:
+        """An embedded database has no round trips to save."""
+        return nullcontext()
+
     def watch_lock_waits(self, timeout: float) -> AbstractContextManager[LockWaitWatch]:
         """SQLite has no lock timeouts to retry: a writer waits `busy_timeout`."""
         return nullcontext(LockWaitWatch())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,8 +74,12 @@ def apply_step(step: Step, log_level: int, *, create_history: bool) -> None:
             "inside the caller's single transaction; make it transactional"
         )
 
+    # Every statement and the record in one round trip, where nothing needs
+    # an answer before the end: errors then come with the COMMIT.
+    pipelined = migration.only_sql and not migration.ignores_errors and not in_callers_transaction
+
     def attempt(timeout: float) -> None:
-        with transaction_for(step, timeout):
+        with transaction_for(step, timeout, pipelined=pipelined):
             if create_history:
                 history.ensure_table(session)
             migration.apply(backend)
@@ -107,16 +111,22 @@ def apply_step(step: Step, log_level: int, *, create_history: bool) -> None:
 
 
 @contextmanager
-def transaction_for(step: Step, lock_timeout: float) -> Iterator[None]:
+def transaction_for(step: Step, lock_timeout: float, *, pipelined: bool = False) -> Iterator[None]:
     """The migration's transaction (a savepoint inside a caller's), under
-    `lock_timeout` where the dialect has one: sent with the BEGIN, or SET LOCAL after it."""
+    `lock_timeout` where the dialect has one: sent with the BEGIN, or SET LOCAL
+    after it. `pipelined`: its statements go out without waiting for answers."""
     session, backend = step.session, step.backend
     if not session.has_lock_timeout or backend.in_transaction:
         with backend.transaction():
             set_lock_timeout(session, lock_timeout, local=True)
             yield
         return
-    with backend.begin_with_lock_timeout(lock_timeout), backend.transaction():
+    with (
+        session.pipelined() if pipelined else nullcontext(),
+        backend.ended_on_failure(),
+        backend.begin_with_lock_timeout(lock_timeout),
+        backend.transaction(),
+    ):
         backend.lock_timeout_sent()
         yield
 

@@ -30,6 +30,8 @@ from yoyo.migrations import (
 
 from ...database.session import Session
 
+# How `LoadedMigration.statements` shows a step that runs Python code.
+PYTHON_STEP = "-- Python step"
 # Runs one statement of a migration: (its SQL, a function that executes it).
 StatementRunner = Callable[[str, Callable[[], object]], object]
 
@@ -104,6 +106,17 @@ class MigrationBackend:
         self._backend.begin_lock_timeout = None
 
     @contextmanager
+    def ended_on_failure(self) -> Iterator[None]:
+        """A failure that surfaces at COMMIT (a pipelined transaction's) leaves
+        yoyo believing its transaction is still open; the session has rolled
+        it back, so yoyo is told it ended."""
+        try:
+            yield
+        except BaseException:
+            self._backend._in_transaction = False
+            raise
+
+    @contextmanager
     def statements_through(self, runner: StatementRunner) -> Iterator[None]:
         """Each statement yoyo executes in the block goes through `runner`."""
         self._backend.statement_runner = runner
@@ -128,6 +141,11 @@ class LoadedMigration:
     def ignores_errors(self) -> bool:
         """Whether any step carries yoyo's `ignore_errors` (it then needs savepoints)."""
         return _ignores_errors(self._migration.steps)
+
+    @property
+    def only_sql(self) -> bool:
+        """Whether every step is SQL (a Python step may need each answer as it comes)."""
+        return not any(statement.startswith(PYTHON_STEP) for statement in self.statements())
 
     def apply(self, backend: MigrationBackend) -> None:
         self._migration.process_steps(backend._backend, "apply")
@@ -197,7 +215,7 @@ def _statements(steps: Iterable[Any]) -> Iterator[str]:
             if isinstance(apply, str):
                 yield apply.strip().rstrip(";") + ";"
             elif apply is not None:
-                yield f"-- Python step {getattr(apply, '__qualname__', repr(apply))}: runs code, not shown"
+                yield f"{PYTHON_STEP} {getattr(apply, '__qualname__', repr(apply))}: runs code, not shown"
         else:
             raise TypeError(f"yoyo step of an unknown kind: {type(step).__name__}")
 

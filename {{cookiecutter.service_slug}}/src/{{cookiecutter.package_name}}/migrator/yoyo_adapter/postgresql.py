@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+from psycopg import pq
 from yoyo.backends.base import DatabaseBackend
 from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
 from yoyo.connections import parse_uri
@@ -43,7 +44,13 @@ class AdoptedConnectionBackend(PostgresqlPsycopgBackend):  # type: ignore[misc]
             super().begin()
             return
         self._in_transaction = True
-        self.execute(f"BEGIN; SET LOCAL lock_timeout = '{round(self.begin_lock_timeout * 1000)}ms'")
+        set_timeout = f"SET LOCAL lock_timeout = '{round(self.begin_lock_timeout * 1000)}ms'"
+        if self._adopted.pgconn.pipeline_status != pq.PipelineStatus.OFF:
+            # Pipelined statements go one by one (the extended protocol), in one round trip anyway.
+            self.execute("BEGIN")
+            self.execute(set_timeout)
+        else:
+            self.execute(f"BEGIN; {set_timeout}")
 
     def cursor(self) -> Any:
         # A migration that runs outside a transaction retries each

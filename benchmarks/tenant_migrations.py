@@ -312,6 +312,7 @@ def measure_creation(
     """Latencies (ms) of CREATIONS tenant creations with `count` tenants already there."""
     with fresh_postgres_database(server_url) as url:
         prepare(url, count, tenants)
+        checkpoint(url)
         figures = run_child(project_src, "create", url, str(count), str(CREATIONS), str(migrations))
     return [seconds * 1000 for seconds in figures["latencies"]]
 

@@ -70,6 +70,7 @@ PRUNE: dict[tuple[str, str], tuple[str, ...]] = {
         "tests/test_schema_both_dialects.py",
         "tests/helpers_pgbouncer.py",
         "tests/test_pooler.py",
+        "tests/test_pipelined_migrations.py",
         "tests/test_pooler_tenants.py",
     ),
     ("database", "postgresql+sqlite"): ("tests/test_config_postgresql_only.py",),

@@ -115,6 +115,7 @@ POSTGRESQL_TESTS = (
     "tests/test_database_urls.py",
     "tests/helpers_pgbouncer.py",
     "tests/test_pooler.py",
+    "tests/test_pipelined_migrations.py",
 )
 # Tests that need both dialects in the same service.
 BOTH_DIALECTS_TESTS = (

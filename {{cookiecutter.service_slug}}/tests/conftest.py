@@ -94,10 +94,15 @@ def settings_for(target: DatabaseTarget, **variables: str) -> Settings:
 SOURCE_ROOT = Path(__file__).resolve().parents[1] / "src"
 
 
+NOT_INHERITED = ("MIGRATION_DATABASE_URL", "DB_PREPARED_STATEMENTS")
+
+
 def subprocess_env(**variables: str) -> dict[str, str]:
     """The environment for running this service in a child process."""
     python_path = os.pathsep.join(filter(None, [str(SOURCE_ROOT), os.environ.get("PYTHONPATH")]))
-    return {**os.environ, "PYTHONPATH": python_path, **variables}
+    # A developer's own migration URL must never receive a test's migrations.
+    inherited = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
+    return {**inherited, "PYTHONPATH": python_path, **variables}
 
 
 def cli(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:

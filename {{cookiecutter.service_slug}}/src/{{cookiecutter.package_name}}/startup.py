@@ -33,7 +33,9 @@ def prepare_database(settings: Settings) -> list[str]:
     with session_scope(settings.migration_database, wait=settings.connect_timeout) as session:
         session.execute("SELECT 1")
         log.info("Database connected (%s)", settings.migration_database.describe())
-        session.check_pool_fits(settings.pool_min)
+        if settings.migration_database == settings.database:
+            # The app's pool connects here too (not through a pooler of its own).
+            session.check_pool_fits(settings.pool_min)
         if not settings.auto_migrate:
             pending = pending_migrations(session)
             if pending:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from typing import Any, Literal, Self
 
@@ -19,7 +19,7 @@ from .blockers import BlockerWatcher
 from .lock_retry import LockWaitWatch
 from .postgresql_connect import Connection, open_connection
 from .postgresql_deadline import answered_by
-from .postgresql_own_session import require_own_session
+from .postgresql_own_session import moved, require_own_session
 from .postgresql_target import PostgresTarget
 from .session import MissingTable, Row, UniqueViolation
 
@@ -41,9 +41,13 @@ class PostgresSession:
     `conninfo` (how it was opened) lets the session open a second connection
     to see who blocks it while a migration waits for a lock."""
 
-    def __init__(self, connection: Connection, conninfo: str | None = None) -> None:
+    def __init__(
+        self, connection: Connection, conninfo: str | None = None, *, backend_pid: int | None = None
+    ) -> None:
         self._connection = connection
         self._conninfo = conninfo
+        # The server process a migration session was checked to own (None: not checked).
+        self._backend_pid = backend_pid
         self._watcher: BlockerWatcher | None = None
 
     @property
@@ -81,12 +85,12 @@ class PostgresSession:
             yield
 
     @contextmanager
-    def pipelined(self) -> Iterator[None]:
-        # psycopg's pipeline mode: one round trip for a whole migration's
-        # transaction instead of one per statement.
+    def pipelined(self) -> Iterator[Callable[[], None]]:
+        # psycopg's pipeline mode: one round trip for a migration's statements
+        # instead of one per statement.
         try:
-            with self._connection.pipeline():
-                yield
+            with self._connection.pipeline() as pipeline:
+                yield pipeline.sync
         except pg_errors.PipelineAborted as aborted:
             # What was sent after the failing statement, a ROLLBACK included,
             # reports only "pipeline aborted": the failure itself comes first.
@@ -103,7 +107,11 @@ class PostgresSession:
         # and its lock end within a second instead of running to completion.
         watch = f", {WATCH_CLIENT_SQL}" if self._connection.info.server_version >= 140000 else ""
         try:
-            row = self._connection.execute(f"SELECT pg_try_advisory_lock({LOCK_KEY_SQL}){watch}").fetchone()
+            row = self._connection.execute(
+                f"SELECT pg_try_advisory_lock({LOCK_KEY_SQL}), pg_backend_pid(){watch}"
+            ).fetchone()
+            if row:
+                self.check_backend(row[1])
             if not row or not row[0]:
                 self._wait_for_lock(timeout)
         except psycopg.Error as error:
@@ -115,6 +123,16 @@ class PostgresSession:
         finally:
             if not self._connection.closed:
                 self._connection.execute(f"SELECT pg_advisory_unlock({LOCK_KEY_SQL})")
+
+    def check_backend(self, pid: int) -> None:
+        """Raise NotOwnSessionError if a statement of a migration session ran on
+        another server process than the one the session was checked to own."""
+        if self._backend_pid is not None and pid != self._backend_pid:
+            raise moved(
+                f"a migration session (server process {self._backend_pid})",
+                f"then server process {pid}",
+                changed=True,
+            )
 
     def _wait_for_lock(self, timeout: float) -> None:
         """Poll until the lock is free. A waiter blocked inside pg_advisory_lock
@@ -177,15 +195,14 @@ class PostgresSession:
 
 
 def _first_failure(aborted: pg_errors.PipelineAborted) -> BaseException:
-    """The error that aborted a pipeline: the first in the chain that is not
-    PipelineAborted (or the PipelineAborted itself)."""
-    error: BaseException | None = aborted
-    failure: BaseException = aborted
+    """The error that aborted a pipeline: the nearest server error it was
+    raised in the handling of (or the PipelineAborted itself)."""
+    error = aborted.__context__
     while error is not None:
-        if not isinstance(error, pg_errors.PipelineAborted):
-            failure = error
+        if isinstance(error, psycopg.Error) and not isinstance(error, pg_errors.PipelineAborted):
+            return error
         error = error.__context__
-    return failure
+    return aborted
 
 
 def open_postgres_session(target: PostgresTarget, *, wait: float = 0.0) -> PostgresSession:
@@ -193,11 +210,11 @@ def open_postgres_session(target: PostgresTarget, *, wait: float = 0.0) -> Postg
     path it sets hold until it closes (refused through a transaction pooler)."""
     connection, conninfo = open_connection(target, wait=wait)
     try:
-        require_own_session(connection, target.describe())
+        pid = require_own_session(connection, target)
     except BaseException:
         connection.close()
         raise
-    return PostgresSession(connection, conninfo)
+    return PostgresSession(connection, conninfo, backend_pid=pid)
 
 
 def session_for(target: PostgresTarget, *, wait: float) -> PostgresSession:

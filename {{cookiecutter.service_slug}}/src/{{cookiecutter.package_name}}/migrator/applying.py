@@ -74,15 +74,18 @@ def apply_step(step: Step, log_level: int, *, create_history: bool) -> None:
             "inside the caller's single transaction; make it transactional"
         )
 
-    # Every statement and the record in one round trip, where nothing needs
-    # an answer before the end: errors then come with the COMMIT.
-    pipelined = migration.only_sql and not migration.ignores_errors and not in_callers_transaction
+    # The statements in one round trip, where no step needs an answer before
+    # the next; the record and COMMIT in a second, once they have all run.
+    pipelined = (
+        migration.one_statement_per_step and not migration.ignores_errors and not in_callers_transaction
+    )
 
     def attempt(timeout: float) -> None:
-        with transaction_for(step, timeout, pipelined=pipelined):
+        with transaction_for(step, timeout, pipelined=pipelined) as answered:
             if create_history:
                 history.ensure_table(session)
             migration.apply(backend)
+            answered()  # a failing statement raises here, in the transaction
             history.record(session, name, checksum=checksum, batch=batch, duration_ms=ms_since(started))
 
     try:
@@ -111,24 +114,31 @@ def apply_step(step: Step, log_level: int, *, create_history: bool) -> None:
 
 
 @contextmanager
-def transaction_for(step: Step, lock_timeout: float, *, pipelined: bool = False) -> Iterator[None]:
+def transaction_for(
+    step: Step, lock_timeout: float, *, pipelined: bool = False
+) -> Iterator[Callable[[], None]]:
     """The migration's transaction (a savepoint inside a caller's), under
     `lock_timeout` where the dialect has one: sent with the BEGIN, or SET LOCAL
-    after it. `pipelined`: its statements go out without waiting for answers."""
+    after it. `pipelined`: statements go out without waiting for answers
+    until the function it yields is called."""
     session, backend = step.session, step.backend
     if not session.has_lock_timeout or backend.in_transaction:
         with backend.transaction():
             set_lock_timeout(session, lock_timeout, local=True)
-            yield
+            yield _answered
         return
     with (
-        session.pipelined() if pipelined else nullcontext(),
+        session.pipelined() if pipelined else nullcontext(_answered) as answered,
         backend.ended_on_failure(),
         backend.begin_with_lock_timeout(lock_timeout),
         backend.transaction(),
     ):
         backend.lock_timeout_sent()
-        yield
+        yield answered
+
+
+def _answered() -> None:
+    """Every answer is in already: nothing was pipelined."""
 
 
 def _apply_without_transaction(

@@ -75,11 +75,13 @@ def enter_tenant_schema(session: PostgresSession, tenant_id: str, *, local: bool
     # accept a missing one). quote_ident makes the value an identifier on the
     # server; the schema name itself travels as a parameter, never as SQL.
     rows = session.execute(
-        "SELECT set_config('search_path', quote_ident(nspname), %s) FROM pg_namespace WHERE nspname = %s",
+        "SELECT set_config('search_path', quote_ident(nspname), %s), pg_backend_pid() "
+        "FROM pg_namespace WHERE nspname = %s",
         (local, schema),
     )
     if not rows:
         raise UnknownTenantError(f"tenant {tenant_id!r} has no schema {schema!r} in this database")
+    session.check_backend(rows[0][1])
 
 
 @contextmanager

@@ -30,8 +30,6 @@ from yoyo.migrations import (
 
 from ...database.session import Session
 
-# How `LoadedMigration.statements` shows a step that runs Python code.
-PYTHON_STEP = "-- Python step"
 # Runs one statement of a migration: (its SQL, a function that executes it).
 StatementRunner = Callable[[str, Callable[[], object]], object]
 
@@ -143,9 +141,11 @@ class LoadedMigration:
         return _ignores_errors(self._migration.steps)
 
     @property
-    def only_sql(self) -> bool:
-        """Whether every step is SQL (a Python step may need each answer as it comes)."""
-        return not any(statement.startswith(PYTHON_STEP) for statement in self.statements())
+    def one_statement_per_step(self) -> bool:
+        """A SQL file, which yoyo splits into one statement per step. (A Python
+        file's step may hold several statements in one string, which only
+        the simple query protocol takes, or need each answer as it comes.)"""
+        return str(self._migration.path).endswith(".sql")
 
     def apply(self, backend: MigrationBackend) -> None:
         self._migration.process_steps(backend._backend, "apply")
@@ -215,7 +215,7 @@ def _statements(steps: Iterable[Any]) -> Iterator[str]:
             if isinstance(apply, str):
                 yield apply.strip().rstrip(";") + ";"
             elif apply is not None:
-                yield f"{PYTHON_STEP} {getattr(apply, '__qualname__', repr(apply))}: runs code, not shown"
+                yield f"-- Python step {getattr(apply, '__qualname__', repr(apply))}: runs code, not shown"
         else:
             raise TypeError(f"yoyo step of an unknown kind: {type(step).__name__}")
 

@@ -1,0 +1,112 @@
+"""A SQL migration goes to PostgreSQL in one round trip (psycopg's pipeline
+mode): a failure is still its own statement's error with nothing applied, the
+record still says how long it ran, and a Python migration, which may hold
+several statements in one string, still runs statement by statement."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
+from {{ cookiecutter.package_name }}.database.session import Session, session_scope
+from {{ cookiecutter.package_name }}.errors import MigrationError
+from {{ cookiecutter.package_name }}.migrator.runner import run_migrations
+from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
+from helpers_postgresql import postgres_schema_target, postgres_server
+
+
+@pytest.fixture
+def pg() -> Iterator[PostgresTarget]:
+    with postgres_schema_target(postgres_server()) as target:
+        yield target
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> MigrationSource:
+    directory = tmp_path / "migrations"
+    directory.mkdir()
+    (directory / "0001_create_notes.sql").write_text("CREATE TABLE notes (id integer PRIMARY KEY);\n")
+    (directory / "0001_create_notes.rollback.sql").write_text("DROP TABLE notes;\n")
+    return MigrationSource(directory)
+
+
+def add(source: MigrationSource, file_name: str, text: str) -> None:
+    (source.directory / file_name).write_text(text)
+
+
+def tables(session: Session) -> set[str]:
+    rows = session.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+    return {row[0] for row in rows}
+
+
+def recorded(session: Session) -> list[tuple[str, int]]:
+    rows = session.execute("SELECT id, duration_ms FROM schema_migrations ORDER BY id")
+    return [(row[0], row[1]) for row in rows]
+
+
+def test_a_failing_statement_is_named_by_its_own_error_and_nothing_of_the_file_is_applied(
+    pg: PostgresTarget, source: MigrationSource
+) -> None:
+    add(
+        source,
+        "0002_three_statements.sql",
+        "CREATE TABLE first_one (id integer);\n"
+        "INSERT INTO notes (id) VALUES (1), (1);\n"
+        "CREATE TABLE third_one (id integer);\n",
+    )
+    add(source, "0002_three_statements.rollback.sql", "SELECT 1;\n")
+
+    with session_scope(pg) as session:
+        with pytest.raises(MigrationError) as failure:
+            run_migrations(session, source)
+        message = str(failure.value)
+        assert "0002_three_statements.sql failed and was not applied" in message
+        assert "duplicate key value violates unique constraint" in message
+        assert "pipeline aborted" not in message
+        # The session is usable: the failed transaction was rolled back.
+        assert tables(session) == {"notes", "schema_migrations"}
+        assert [name for name, _ in recorded(session)] == ["0001_create_notes"]
+
+        add(
+            source,
+            "0002_three_statements.sql",
+            "CREATE TABLE first_one (id integer);\nINSERT INTO notes (id) VALUES (1), (2);\n",
+        )
+        result = run_migrations(session, source)
+
+        assert result.applied == ["0002_three_statements"]
+        assert tables(session) == {"notes", "schema_migrations", "first_one"}
+
+
+def test_the_record_says_how_long_the_statements_ran(pg: PostgresTarget, source: MigrationSource) -> None:
+    # The statements are sent before any has run: the duration must still be theirs.
+    add(source, "0002_slow.sql", "SELECT pg_sleep(0.3);\nCREATE TABLE slow_one (id integer);\n")
+    add(source, "0002_slow.rollback.sql", "DROP TABLE slow_one;\n")
+
+    with session_scope(pg) as session:
+        run_migrations(session, source)
+        durations = dict(recorded(session))
+
+    assert durations["0002_slow"] >= 300
+
+
+def test_a_python_step_with_two_statements_in_one_string_still_applies(
+    pg: PostgresTarget, source: MigrationSource
+) -> None:
+    add(
+        source,
+        "0002_two_in_one.py",
+        "from yoyo import step\n\n"
+        'steps = [step("CREATE TABLE left_one (id integer); CREATE TABLE right_one (id integer)")]\n',
+    )
+    add(source, "0002_two_in_one.rollback.sql", "DROP TABLE left_one; DROP TABLE right_one;\n")
+
+    with session_scope(pg) as session:
+        result = run_migrations(session, source)
+        found = tables(session)
+
+    assert result.applied == ["0001_create_notes", "0002_two_in_one"]
+    assert {"left_one", "right_one"} <= found

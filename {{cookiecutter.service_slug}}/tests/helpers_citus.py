@@ -13,11 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final
 
-import pytest
-
 from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
 from {{ cookiecutter.package_name }}.database.target import parse_database_url
-from helpers_postgresql import postgres_schema_target, postgres_server
+from helpers_postgresql import missing, postgres_schema_target, postgres_server
 
 
 def citus_server() -> PostgresTarget:
@@ -25,10 +23,7 @@ def citus_server() -> PostgresTarget:
     REQUIRE_CITUS=1). The README says how to start a local cluster."""
     url = os.environ.get("CITUS_TEST_URL", "")
     if not url:
-        reason = "CITUS_TEST_URL is unset: the Citus tests need a cluster's coordinator"
-        if os.environ.get("REQUIRE_CITUS") == "1":
-            pytest.fail(f"REQUIRE_CITUS=1 but {reason}")
-        pytest.skip(reason)
+        missing("CITUS_TEST_URL is unset: the Citus tests need a cluster's coordinator", "REQUIRE_CITUS")
     target = parse_database_url(url)
     assert isinstance(target, PostgresTarget), "CITUS_TEST_URL must be a postgresql:// URL"
     return target

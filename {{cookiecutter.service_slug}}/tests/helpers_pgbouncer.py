@@ -25,7 +25,7 @@ import psycopg
 import pytest
 
 from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
-from helpers_postgresql import postgres_server
+from helpers_postgresql import missing, postgres_server
 
 STARTUP_WAIT = 30.0
 
@@ -35,10 +35,10 @@ def pgbouncer_binary() -> str:
         (path for path in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if os.access(path, os.X_OK)), None
     )
     if found is None:
-        reason = "pgbouncer is not installed: the pooler tests need it (apt-get install pgbouncer)"
-        if os.environ.get("REQUIRE_PGBOUNCER") == "1":
-            pytest.fail(f"REQUIRE_PGBOUNCER=1 but {reason}")
-        pytest.skip(reason)
+        missing(
+            "pgbouncer is not installed: the pooler tests need it (apt-get install pgbouncer)",
+            "REQUIRE_PGBOUNCER",
+        )
     return found
 
 

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlencode
 
 import pytest
@@ -34,15 +35,18 @@ from schema_snapshot import Column, Snapshot
 SLEEP_SQL = "SELECT pg_sleep((SELECT seconds FROM drill_knob)) /* {token} */;"
 
 
+def missing(reason: str, required_by: str) -> NoReturn:
+    """Skip for `reason`, or fail when `required_by` is 1 (as in CI)."""
+    if os.environ.get(required_by) == "1":
+        pytest.fail(f"{required_by}=1 but {reason}")
+    pytest.skip(reason)
+
+
 def postgres_server() -> PostgresTarget:
     """The server named by TEST_DATABASE_URL, or a skip (a failure when required)."""
-    required = os.environ.get("REQUIRE_POSTGRES") == "1"
     url = os.environ.get("TEST_DATABASE_URL", "")
     if not url:
-        reason = "TEST_DATABASE_URL is unset: PostgreSQL tests need a server"
-        if required:
-            pytest.fail(f"REQUIRE_POSTGRES=1 but {reason}")
-        pytest.skip(reason)
+        missing("TEST_DATABASE_URL is unset: PostgreSQL tests need a server", "REQUIRE_POSTGRES")
     target = parse_database_url(url)
     assert isinstance(target, PostgresTarget), "TEST_DATABASE_URL must be a postgresql:// URL"
     return target
@@ -58,9 +62,7 @@ def postgres_schema_target(
     try:
         admin = open_session(server)
     except ServiceError as error:
-        if os.environ.get(required_by) == "1":
-            pytest.fail(f"{required_by}=1 but {what} is unreachable: {error}")
-        pytest.skip(f"{what} is unreachable: {error}")
+        missing(f"{what} is unreachable: {error}", required_by)
     try:
         admin.execute(f'CREATE SCHEMA "{schema}"')
         yield replace(server, params={**server.params, "options": f"-c search_path={schema}"})

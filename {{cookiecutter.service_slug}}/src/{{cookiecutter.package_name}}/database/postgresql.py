@@ -128,11 +128,7 @@ class PostgresSession:
         """Raise NotOwnSessionError if a statement of a migration session ran on
         another server process than the one the session was checked to own."""
         if self._backend_pid is not None and pid != self._backend_pid:
-            raise moved(
-                f"a migration session (server process {self._backend_pid})",
-                f"then server process {pid}",
-                changed=True,
-            )
+            raise moved("this connection", f"server process {self._backend_pid}, then {pid}", changed=True)
 
     def _wait_for_lock(self, timeout: float) -> None:
         """Poll until the lock is free. A waiter blocked inside pg_advisory_lock

@@ -25,6 +25,8 @@ from .postgresql_target import PostgresTarget
 
 # A custom setting (its dotted name needs no declaration), on this session only.
 PROBE: Final = "migrations.session_probe"
+# What a check that fails after the lock or a search path was set must admit.
+LEFT_BEHIND: Final = "the migration lock or a search path may stay on that session until the pooler closes it"
 
 
 class NotOwnSessionError(ConfigError):
@@ -63,7 +65,3 @@ def moved(described: str, how: str, *, changed: bool) -> NotOwnSessionError:
         "PgBouncer, where the migration lock would not hold; set MIGRATION_DATABASE_URL to a "
         f"direct connection to the server ({LEFT_BEHIND if changed else 'nothing was changed'})"
     )
-
-
-# What a check that fails after the lock or a search path was set must admit.
-LEFT_BEHIND: Final = "the migration lock or a search path may stay on that session until the pooler closes it"

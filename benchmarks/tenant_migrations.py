@@ -20,7 +20,13 @@ service is, and ours' first migration also creates that table.
 
 Ours and the floor run --rounds times each (default 3), in alternating order,
 each run on fresh tenants; the report gives each method's median and the
-ratio of every round, with its median and spread. Then, on ours' first
+ratio of every round, with its median and spread. Every run's tenants are
+prepared before the first run is timed, and all are dropped after the last,
+so that no run shares the machine with preparing or dropping another's (it
+needs the disk space of 2 x --rounds databases at once). Each run also
+reports its CPU time per tenant, the client's and the whole machine's (from
+/proc/stat: the server's and the client's together), and whether a
+checkpoint ran during it. Then, on ours' first
 migrated tenants, the no-op check across all N up-to-date
 tenants (a whole `run_all_tenant_migrations` that finds nothing to do), and
 ours' peak memory (max RSS of the child process) at N and at 10 tenants.
@@ -54,7 +60,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,9 +75,17 @@ CREATIONS = 100
 CREATION_MIGRATIONS = (1, 30)
 
 
-def tenant_ids(count: int) -> list[str]:
-    """The benchmark's tenants; BENCH_TENANT_PREFIX keeps one run's apart on a shared database."""
-    prefix = os.environ.get("BENCH_TENANT_PREFIX", "bench")
+@dataclass(frozen=True)
+class Place:
+    """Where one run's tenants live: a database URL (whose search path holds
+    the registry) and their ids' prefix, which keeps runs that share a
+    database (on Citus) apart."""
+
+    url: str
+    prefix: str = "bench"
+
+
+def tenant_ids(count: int, prefix: str) -> list[str]:
     return [f"{prefix}{number:05d}" for number in range(count)]
 
 
@@ -85,7 +99,7 @@ class Tenants:
     bare: bool
 
 
-def prepare(url: str, count: int, tenants: Tenants, *, distributed: bool = False) -> None:
+def prepare(place: Place, count: int, tenants: Tenants, *, distributed: bool = False) -> None:
     """N registered tenants whose schemas hold what `tenant-create` puts in
     them before any migration: an empty bookkeeping table (with `bare`:
     nothing at all, as a schema adopted from outside the service). On Citus,
@@ -93,8 +107,8 @@ def prepare(url: str, count: int, tenants: Tenants, *, distributed: bool = False
     import psycopg
     from psycopg import sql
 
-    ids = tenant_ids(count)
-    with psycopg.connect(url, autocommit=True) as connection:
+    ids = tenant_ids(count, place.prefix)
+    with psycopg.connect(place.url, autocommit=True) as connection:
         connection.execute(tenants.registry_sql)
         for start in range(0, count, PREPARE_CHUNK):
             chunk = ids[start : start + PREPARE_CHUNK]
@@ -141,12 +155,12 @@ def checkpoint(url: str) -> None:
             print("note: CHECKPOINT needs a superuser or pg_checkpoint; runs may vary more", file=sys.stderr)
 
 
-def migrated_tenants(url: str, count: int) -> int:
+def migrated_tenants(place: Place, count: int) -> int:
     """How many tenant schemas hold the users table: proof that the work was done."""
     import psycopg
 
-    schemas = [f"tenant_{tenant_id}" for tenant_id in tenant_ids(count)]
-    with psycopg.connect(url) as connection:
+    schemas = [f"tenant_{tenant_id}" for tenant_id in tenant_ids(count, place.prefix)]
+    with psycopg.connect(place.url) as connection:
         row = connection.execute(
             "SELECT count(*) FROM pg_tables WHERE schemaname = ANY(%s) AND tablename = 'users'", (schemas,)
         ).fetchone()
@@ -158,6 +172,21 @@ def max_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
+def cpu_seconds() -> float:
+    """CPU time this process has used, user and system."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@contextmanager
+def timed(figures: dict[str, Any]) -> Iterator[None]:
+    """The block's wall time and this process's CPU time in it, into `figures`."""
+    started, cpu_started = time.perf_counter(), cpu_seconds()
+    yield
+    figures["seconds"] = time.perf_counter() - started
+    figures["client_cpu_seconds"] = cpu_seconds() - cpu_started
+
+
 def child_ours(url: str, count: int, concurrency: int | None, noop: bool) -> dict[str, Any]:
     from auth_service.config import DEFAULT_TENANT_CONCURRENCY
     from auth_service.database.target import parse_database_url
@@ -165,11 +194,11 @@ def child_ours(url: str, count: int, concurrency: int | None, noop: bool) -> dic
 
     target = parse_database_url(url)
     workers = concurrency or DEFAULT_TENANT_CONCURRENCY
-    started = time.perf_counter()
-    report = run_all_tenant_migrations(target, concurrency=workers)
-    elapsed = time.perf_counter() - started
+    figures: dict[str, Any] = {"concurrency": workers}
+    with timed(figures):
+        report = run_all_tenant_migrations(target, concurrency=workers)
     assert report.ok and len(report.migrated) == count, report.failed[:3]
-    figures: dict[str, Any] = {"seconds": elapsed, "concurrency": workers, "max_rss_mb": max_rss_mb()}
+    figures["max_rss_mb"] = max_rss_mb()
     if noop:
         samples = []
         for _ in range(NOOP_RUNS):
@@ -181,7 +210,7 @@ def child_ours(url: str, count: int, concurrency: int | None, noop: bool) -> dic
     return figures
 
 
-def child_floor(url: str, count: int, concurrency: int, migrations: Path) -> dict[str, Any]:
+def child_floor(place: Place, count: int, concurrency: int, migrations: Path) -> dict[str, Any]:
     import psycopg
     import sqlparse
     from psycopg import sql
@@ -196,7 +225,7 @@ def child_floor(url: str, count: int, concurrency: int, migrations: Path) -> dic
     # some DDL on to a worker as the query's text, which must be one command.)
     statements = [statement for statement in sqlparse.split(script) if statement.strip()]
     work: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-    for tenant_id in tenant_ids(count):
+    for tenant_id in tenant_ids(count, place.prefix):
         work.put(f"tenant_{tenant_id}")
     for _ in range(concurrency):
         work.put(None)
@@ -204,7 +233,7 @@ def child_floor(url: str, count: int, concurrency: int, migrations: Path) -> dic
 
     def worker() -> None:
         try:
-            with psycopg.connect(url, autocommit=True) as connection:
+            with psycopg.connect(place.url, autocommit=True) as connection:
                 while (schema := work.get()) is not None:
                     with connection.transaction(), connection.pipeline():
                         connection.execute(
@@ -215,30 +244,33 @@ def child_floor(url: str, count: int, concurrency: int, migrations: Path) -> dic
         except BaseException as error:  # noqa: BLE001 - reported by the main thread
             errors.append(error)
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
+    figures: dict[str, Any] = {"concurrency": concurrency}
+    with timed(figures):
+        threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     if errors:
         raise errors[0]
-    return {"seconds": elapsed, "concurrency": concurrency, "max_rss_mb": max_rss_mb()}
+    figures["max_rss_mb"] = max_rss_mb()
+    return figures
 
 
-def child_yoyo(url: str, count: int, migrations: Path) -> dict[str, Any]:
+def child_yoyo(place: Place, count: int, migrations: Path) -> dict[str, Any]:
     from yoyo import get_backend, read_migrations
 
-    yoyo_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    yoyo_url = place.url.replace("postgresql://", "postgresql+psycopg://", 1)
     parsed = read_migrations(str(migrations))  # parsed once, to be fair to yoyo
-    started = time.perf_counter()
-    for tenant_id in tenant_ids(count):
-        backend = get_backend(f"{yoyo_url}?schema=tenant_{tenant_id}")
-        with backend.lock():
-            backend.apply_migrations(backend.to_apply(parsed))
-        backend.connection.close()
-    return {"seconds": time.perf_counter() - started, "concurrency": 1, "max_rss_mb": max_rss_mb()}
+    figures: dict[str, Any] = {"concurrency": 1}
+    with timed(figures):
+        for tenant_id in tenant_ids(count, place.prefix):
+            backend = get_backend(f"{yoyo_url}?schema=tenant_{tenant_id}")
+            with backend.lock():
+                backend.apply_migrations(backend.to_apply(parsed))
+            backend.connection.close()
+    figures["max_rss_mb"] = max_rss_mb()
+    return figures
 
 
 def child_create(url: str, creations: int, migrations: Path) -> dict[str, Any]:
@@ -289,31 +321,56 @@ def run_child(project_src: Path, *arguments: str) -> dict[str, Any]:
     return figures
 
 
-def measure(
-    server_url: str,
-    project_src: Path,
-    tenants: Tenants,
-    count: int,
-    method: str,
-    *extra: str,
-) -> dict[str, Any]:
-    with fresh_postgres_database(server_url) as url:
-        prepare(url, count, tenants)
-        checkpoint(url)
-        figures = run_child(project_src, method, url, str(count), *extra)
-        figures["migrated"] = migrated_tenants(url, count)
+def busy_cpu_seconds() -> float | None:
+    """CPU time the whole machine has spent busy (Linux's /proc/stat), or None."""
+    stat = Path("/proc/stat")
+    if not stat.exists():
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, stat.read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def checkpoints_done(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        done = "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"
+        row = connection.execute(done).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def time_run(place: Place, project_src: Path, count: int, method: str, *extra: str) -> dict[str, Any]:
+    """One timed run on prepared tenants, checked to have migrated them all.
+    Its figures include the machine's busy CPU time and the checkpoints that
+    ran meanwhile (the one before it is not counted)."""
+    checkpoint(place.url)
+    checkpoints, busy = checkpoints_done(place.url), busy_cpu_seconds()
+    figures = run_child(project_src, method, place.url, str(count), place.prefix, *extra)
+    after = busy_cpu_seconds()
+    figures["checkpoints"] = checkpoints_done(place.url) - checkpoints
+    figures["busy_cpu_seconds"] = None if busy is None or after is None else after - busy
+    figures["migrated"] = migrated_tenants(place, count)
     assert figures["migrated"] == count, f"{method}: {figures['migrated']} of {count} tenants migrated"
     return figures
+
+
+@contextmanager
+def fresh_database(server_url: str) -> Iterator[Place]:
+    with fresh_postgres_database(server_url) as url:
+        yield Place(url)
 
 
 def measure_creation(
     server_url: str, project_src: Path, tenants: Tenants, count: int, migrations: Path
 ) -> list[float]:
     """Latencies (ms) of CREATIONS tenant creations with `count` tenants already there."""
-    with fresh_postgres_database(server_url) as url:
-        prepare(url, count, tenants)
-        checkpoint(url)
-        figures = run_child(project_src, "create", url, str(count), str(CREATIONS), str(migrations))
+    with fresh_database(server_url) as place:
+        prepare(place, count, tenants)
+        checkpoint(place.url)
+        figures = run_child(
+            project_src, "create", place.url, str(count), place.prefix, str(CREATIONS), str(migrations)
+        )
     return [seconds * 1000 for seconds in figures["latencies"]]
 
 
@@ -324,7 +381,7 @@ def percentile(samples: list[float], percent: int) -> float:
 
 
 @contextmanager
-def citus_scope(coordinator: str) -> Iterator[str]:
+def citus_scope(coordinator: str) -> Iterator[Place]:
     """A fresh shared schema on the coordinator (its URL), and tenant ids of
     this scope's own; every schema it made is dropped afterwards."""
     import psycopg
@@ -332,11 +389,10 @@ def citus_scope(coordinator: str) -> Iterator[str]:
     shared, prefix = f"bench_{uuid.uuid4().hex[:8]}", f"cb{uuid.uuid4().hex[:6]}"
     with psycopg.connect(coordinator, autocommit=True) as admin:
         admin.execute(f'CREATE SCHEMA "{shared}"')
-    os.environ["BENCH_TENANT_PREFIX"] = prefix
     try:
-        yield f"{coordinator}{'&' if '?' in coordinator else '?'}options=-c%20search_path%3D{shared}"
+        separator = "&" if "?" in coordinator else "?"
+        yield Place(f"{coordinator}{separator}options=-c%20search_path%3D{shared}", prefix)
     finally:
-        del os.environ["BENCH_TENANT_PREFIX"]
         with psycopg.connect(coordinator, autocommit=True) as admin:
             made = admin.execute(
                 "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (f"tenant\\_{prefix}%",)
@@ -346,18 +402,20 @@ def citus_scope(coordinator: str) -> Iterator[str]:
             admin.execute(f'DROP SCHEMA "{shared}" CASCADE')
 
 
-def measure_on_citus(
-    coordinator: str, project_src: Path, tenants: Tenants, count: int, method: str, *extra: str
-) -> dict[str, Any]:
-    with citus_scope(coordinator) as url:
-        prepare(url, count, tenants, distributed=True)
-        checkpoint(url)
-        figures = run_child(project_src, method, url, str(count), *extra)
-        figures["migrated"] = migrated_tenants(url, count)
-    assert figures["migrated"] == count, (
-        f"{method} on Citus: {figures['migrated']} of {count} tenants migrated"
-    )
-    return figures
+@dataclass(frozen=True)
+class Where:
+    """Where the benchmark's runs go: fresh places for tenants, and whether
+    their schemas are distributed (Citus)."""
+
+    fresh: Callable[[], AbstractContextManager[Place]]
+    distributed: bool = False
+
+    def measure_once(
+        self, project_src: Path, tenants: Tenants, count: int, method: str, *extra: str
+    ) -> dict[str, Any]:
+        with self.fresh() as place:
+            prepare(place, count, tenants, distributed=self.distributed)
+            return time_run(place, project_src, count, method, *extra)
 
 
 def per_tenant_ms(figures: dict[str, Any], count: int) -> float:
@@ -374,24 +432,47 @@ class Rounds:
     ours: list[dict[str, Any]]
     floor: list[dict[str, Any]]
 
-    def ms(self, method: str) -> list[float]:
+    def runs(self, method: str) -> list[dict[str, Any]]:
         runs: list[dict[str, Any]] = getattr(self, method)
-        return [per_tenant_ms(figures, self.count) for figures in runs]
+        return runs
+
+    def ms(self, method: str) -> list[float]:
+        return [per_tenant_ms(figures, self.count) for figures in self.runs(method)]
+
+    def cpu_ms(self, method: str, key: str) -> float | None:
+        """The median CPU time per tenant of `key` (client_cpu_seconds or
+        busy_cpu_seconds) over the method's runs, or None where unknown."""
+        samples = [figures.get(key) for figures in self.runs(method)]
+        known = [float(seconds) * 1000 / self.count for seconds in samples if seconds is not None]
+        return statistics.median(known) if known else None
 
     def ratios(self) -> list[float]:
         return [ours / floor for ours, floor in zip(self.ms("ours"), self.ms("floor"), strict=True)]
 
 
-def alternate(measure_one: Callable[..., dict[str, Any]], count: int, rounds: int, workers: int) -> Rounds:
+def alternate(
+    where: Where, project_src: Path, tenants: Tenants, count: int, rounds: int, workers: int
+) -> Rounds:
     """`rounds` rounds of ours and the floor on `workers` connections; ours
     first in odd rounds, the floor first in even ones. Ours' first run also
-    times the no-op check."""
-    ours: list[dict[str, Any]] = []
-    floor: list[dict[str, Any]] = []
+    times the no-op check.
+
+    Every run's tenants are prepared before the first run is timed, and all
+    are dropped after the last: no run shares the machine with preparing the
+    next one or with dropping the last one (tens of thousands of files at
+    10,000 tenants, which a disk mounted with `discard` trims for a while)."""
+    order = []
     for number in range(rounds):
         runs = [("ours", "noop" if number == 0 else "-", str(workers)), ("floor", str(workers))]
-        for method, *extra in runs if number % 2 == 0 else runs[::-1]:
-            (ours if method == "ours" else floor).append(measure_one(count, method, *extra))
+        order.extend(runs if number % 2 == 0 else runs[::-1])
+    ours: list[dict[str, Any]] = []
+    floor: list[dict[str, Any]] = []
+    with ExitStack() as stack:
+        places = [stack.enter_context(where.fresh()) for _ in order]
+        for place in places:
+            prepare(place, count, tenants, distributed=where.distributed)
+        for place, (method, *extra) in zip(places, order, strict=True):
+            (ours if method == "ours" else floor).append(time_run(place, project_src, count, method, *extra))
     return Rounds(count, ours, floor)
 
 
@@ -407,6 +488,23 @@ def print_rounds(rounds: Rounds, workers: int) -> None:
         f"  ours / floor, round by round: {', '.join(f'{ratio:.2f}' for ratio in ratios)}; "
         f"median {statistics.median(ratios):.2f}x (spread {min(ratios):.2f} to {max(ratios):.2f})"
     )
+    cpu = {
+        method: (rounds.cpu_ms(method, "client_cpu_seconds"), rounds.cpu_ms(method, "busy_cpu_seconds"))
+        for method in ("ours", "floor")
+    }
+    if all(client is not None and busy is not None for client, busy in cpu.values()):
+        print(
+            "  CPU ms per tenant (medians), the client's and the whole machine's: "
+            + "; ".join(f"{method} {client:.2f} and {busy:.2f}" for method, (client, busy) in cpu.items())
+        )
+    straddled = [
+        f"{method} round {number}"
+        for method in ("ours", "floor")
+        for number, figures in enumerate(rounds.runs(method), start=1)
+        if figures["checkpoints"]
+    ]
+    if straddled:
+        print(f"  a checkpoint ran during: {', '.join(straddled)}")
 
 
 def main() -> int:
@@ -441,16 +539,11 @@ def main() -> int:
         tenants = Tenants(CREATE_TABLE, TABLE, bare=args.bare_schemas)
         workers = args.concurrency or DEFAULT_TENANT_CONCURRENCY
 
-        def on_postgresql(how_many: int, method: str, *extra: str) -> dict[str, Any]:
-            return measure(server_url, project_src, tenants, how_many, method, *extra)
-
-        def on_citus(how_many: int, method: str, *extra: str) -> dict[str, Any]:
-            return measure_on_citus(coordinator, project_src, tenants, how_many, method, *extra)
-
-        plain = alternate(on_postgresql, count, args.rounds, workers)
+        on_postgresql = Where(lambda: fresh_database(server_url))
+        plain = alternate(on_postgresql, project_src, tenants, count, args.rounds, workers)
         yoyo_count = min(count, args.yoyo_tenants)
-        yoyo = on_postgresql(yoyo_count, "yoyo")
-        small = on_postgresql(10, "ours", "-", str(workers))
+        yoyo = on_postgresql.measure_once(project_src, tenants, yoyo_count, "yoyo")
+        small = on_postgresql.measure_once(project_src, tenants, 10, "ours", "-", str(workers))
         shipped = project_src / PACKAGE / "migrations" / "postgresql"
         creation = {
             migration_count: measure_creation(
@@ -462,7 +555,10 @@ def main() -> int:
             )
             for migration_count in CREATION_MIGRATIONS
         }
-        citus = alternate(on_citus, count, args.rounds, workers) if coordinator else None
+        on_citus = Where(lambda: citus_scope(coordinator), distributed=True)
+        citus = None
+        if coordinator:
+            citus = alternate(on_citus, project_src, tenants, count, args.rounds, workers)
 
     made = "bare schemas, no bookkeeping table yet" if args.bare_schemas else "as tenant-create leaves them"
     print(f"Migrating {count} fresh tenant schemas ({made}; {os.cpu_count()} cores; new ones every run):")
@@ -503,13 +599,13 @@ def main() -> int:
 
 
 def child_main(arguments: list[str]) -> int:
-    method, url, count_text, *rest = arguments
-    count = int(count_text)
+    method, url, count_text, prefix, *rest = arguments
+    count, place = int(count_text), Place(url, prefix)
     migrations = Path(__import__(PACKAGE).__file__ or "").parent / "migrations" / "postgresql"
     actions: dict[str, Callable[[], dict[str, Any]]] = {
         "ours": lambda: child_ours(url, count, int(rest[1]) if len(rest) > 1 else None, rest[0] == "noop"),
-        "floor": lambda: child_floor(url, count, int(rest[0]), migrations),
-        "yoyo": lambda: child_yoyo(url, count, migrations),
+        "floor": lambda: child_floor(place, count, int(rest[0]), migrations),
+        "yoyo": lambda: child_yoyo(place, count, migrations),
         "create": lambda: child_create(url, int(rest[0]), Path(rest[1])),
     }
     print(json.dumps(actions[method]()))

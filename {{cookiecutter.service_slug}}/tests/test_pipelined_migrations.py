@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from {{ cookiecutter.package_name }}.database.postgresql import PostgresSession
 from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
 from {{ cookiecutter.package_name }}.database.session import Session, session_scope
 from {{ cookiecutter.package_name }}.errors import MigrationError
@@ -91,6 +92,23 @@ def test_the_record_says_how_long_the_statements_ran(pg: PostgresTarget, source:
         durations = dict(recorded(session))
 
     assert durations["0002_slow"] >= 300
+
+
+def test_a_migration_commits_once_so_the_server_logs_no_warning(
+    pg: PostgresTarget, source: MigrationSource
+) -> None:
+    # A second COMMIT would make the server warn "there is no transaction in
+    # progress", in its log and to the client, for every migration applied.
+    with session_scope(pg) as session:
+        assert isinstance(session, PostgresSession)
+        warnings: list[str] = []
+        session.connection.add_notice_handler(lambda notice: warnings.append(str(notice.message_primary)))
+        result = run_migrations(session, source)
+        found = tables(session)
+
+    assert result.applied == ["0001_create_notes"]
+    assert found == {"notes", "schema_migrations"}
+    assert warnings == []
 
 
 def test_a_python_step_with_two_statements_in_one_string_still_applies(

@@ -38,6 +38,7 @@ StatementRunner = Callable[[str, Callable[[], object]], object]
 YOYO_CONTRACT: tuple[tuple[str, str], ...] = (
     ("DatabaseBackend", "transaction"),
     ("DatabaseBackend", "begin"),
+    ("DatabaseBackend", "commit"),
     ("DatabaseBackend", "cursor"),
     ("DatabaseBackend", "connect"),
     ("DatabaseBackend", "savepoint"),

@@ -52,6 +52,17 @@ class AdoptedConnectionBackend(PostgresqlPsycopgBackend):  # type: ignore[misc]
         else:
             self.execute(f"BEGIN; {set_timeout}")
 
+    def commit(self) -> None:
+        if self._adopted.pgconn.pipeline_status == pq.PipelineStatus.OFF:
+            super().commit()
+            return
+        # yoyo sends COMMIT, then calls the driver's commit(), which sees
+        # nothing is answered yet and sends a second one: the server would log
+        # "there is no transaction in progress" for every migration. The
+        # pipeline's end collects the one COMMIT's answer.
+        self.execute("COMMIT")
+        self._in_transaction = False
+
     def cursor(self) -> Any:
         # A migration that runs outside a transaction retries each
         # statement on its own (see applying._apply_without_transaction).

@@ -183,6 +183,17 @@ ROWS = [
         env={"APP_ENV": "production", "DATABASE_URL": "postgresql://postgres:%20@{server}/{dbname}"},
         dialects=("postgresql",),
     ),
+    # 14. A default password in the migrations' own URL only.
+    Row(
+        "production-default-migration-password",
+        ("status",),
+        names="in MIGRATION_DATABASE_URL (set MIGRATION_DATABASE_URL's password",
+        env={
+            "APP_ENV": "production",
+            "MIGRATION_DATABASE_URL": "postgresql://postgres:postgres@{server}/{dbname}",
+        },
+        dialects=("postgresql",),
+    ),
 ]
 
 

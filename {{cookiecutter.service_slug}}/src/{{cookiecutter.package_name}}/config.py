@@ -135,7 +135,7 @@ def load_settings(
         )
     if settings.is_production:
         settings.database.refuse_in_production()
-        settings.migration_database.refuse_in_production()
+        settings.migration_database.refuse_in_production("MIGRATION_DATABASE_URL")
     return settings
 
 

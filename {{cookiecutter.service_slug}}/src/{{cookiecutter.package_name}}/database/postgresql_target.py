@@ -64,11 +64,13 @@ class PostgresTarget:
         host = f"[{self.host}]" if ":" in self.host else self.host  # IPv6, as in a URL
         return f"postgresql://{self.user}@{host}:{self.port}/{self.dbname}"
 
-    def refuse_in_production(self) -> None:
+    def refuse_in_production(self, variable: str = "DATABASE_URL") -> None:
         if self.password.strip().lower() in WEAK_PASSWORDS:
+            # DB_PASSWORD fills in DATABASE_URL's parts only.
+            where = "DATABASE_URL or DB_PASSWORD" if variable == "DATABASE_URL" else f"{variable}'s password"
             raise ConfigError(
                 f"refusing to start in production with a default or empty PostgreSQL password "
-                f"for user {self.user!r} (set DATABASE_URL or DB_PASSWORD to a real secret)"
+                f"for user {self.user!r} in {variable} (set {where} to a real secret)"
             )
 
 

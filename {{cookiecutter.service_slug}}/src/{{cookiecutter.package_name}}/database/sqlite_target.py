@@ -29,7 +29,7 @@ class SqliteTarget:
     def describe(self) -> str:
         return f"{PREFIX}{self.path}"
 
-    def refuse_in_production(self) -> None:
+    def refuse_in_production(self, variable: str = "DATABASE_URL") -> None:
         """A file has no password to get wrong; whether production may run on
         SQLite at all is config.py's decision."""
 

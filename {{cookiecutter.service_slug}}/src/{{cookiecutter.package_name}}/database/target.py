@@ -37,8 +37,9 @@ class DatabaseTarget(Protocol):
         """The target without its password, e.g. for a log line."""
         ...
 
-    def refuse_in_production(self) -> None:
-        """Raise a ConfigError if the target is unsafe to serve production from."""
+    def refuse_in_production(self, variable: str = "DATABASE_URL") -> None:
+        """Raise a ConfigError if the target is unsafe to serve production from;
+        `variable` is the setting it came from, for the message."""
         ...
 
     def configured(self, read_flag: FlagReader) -> DatabaseTarget:

@@ -537,13 +537,20 @@ def test_ctrl_c_during_a_migration_is_one_line_and_leaves_it_pending(
         "ALTER TABLE users ADD COLUMN avatar_url TEXT;\nSELECT pg_sleep(60) /* interrupt me */;\n",
         "ALTER TABLE users DROP COLUMN avatar_url;",
     )
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "migrate"],
-        env=subprocess_env(PYTHONPATH=str(package), DATABASE_URL=target_url(pg), LOG_LEVEL="WARNING"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # A suite started in the background by a shell without job control
+    # inherits SIGINT ignored, and so would the runner: while it starts, this
+    # process handles SIGINT, so that the runner gets the default, as from a terminal.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        runner = subprocess.Popen(
+            [sys.executable, "-m", "{{ cookiecutter.package_name }}", "migrate"],
+            env=subprocess_env(PYTHONPATH=str(package), DATABASE_URL=target_url(pg), LOG_LEVEL="WARNING"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     with session_scope(pg) as watcher:
         wait_until(lambda: sleeping(watcher))
     runner.send_signal(signal.SIGINT)

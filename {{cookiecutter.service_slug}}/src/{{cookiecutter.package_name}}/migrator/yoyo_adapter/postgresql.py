@@ -45,7 +45,7 @@ class AdoptedConnectionBackend(PostgresqlPsycopgBackend):  # type: ignore[misc]
             return
         self._in_transaction = True
         set_timeout = f"SET LOCAL lock_timeout = '{round(self.begin_lock_timeout * 1000)}ms'"
-        if self._adopted.pgconn.pipeline_status != pq.PipelineStatus.OFF:
+        if self._pipelined:
             # Pipelined statements go one by one (the extended protocol), in one round trip anyway.
             self.execute("BEGIN")
             self.execute(set_timeout)
@@ -53,7 +53,7 @@ class AdoptedConnectionBackend(PostgresqlPsycopgBackend):  # type: ignore[misc]
             self.execute(f"BEGIN; {set_timeout}")
 
     def commit(self) -> None:
-        if self._adopted.pgconn.pipeline_status == pq.PipelineStatus.OFF:
+        if not self._pipelined:
             super().commit()
             return
         # yoyo sends COMMIT, then calls the driver's commit(), which sees
@@ -62,6 +62,11 @@ class AdoptedConnectionBackend(PostgresqlPsycopgBackend):  # type: ignore[misc]
         # pipeline's end collects the one COMMIT's answer.
         self.execute("COMMIT")
         self._in_transaction = False
+
+    @property
+    def _pipelined(self) -> bool:
+        """Whether the connection is in psycopg's pipeline mode (Session.pipelined)."""
+        return bool(self._adopted.pgconn.pipeline_status != pq.PipelineStatus.OFF)
 
     def cursor(self) -> Any:
         # A migration that runs outside a transaction retries each

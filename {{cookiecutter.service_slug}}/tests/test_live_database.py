@@ -23,6 +23,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from {{ cookiecutter.package_name }}.database.blockers import on_tick
 from {{ cookiecutter.package_name }}.database.lock_retry import LockRetriesExhaustedError, LockRetryPolicy
 from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
 from {{ cookiecutter.package_name }}.database.session import Session, session_scope
@@ -573,3 +574,13 @@ def sleeping(session: Session) -> bool:
         ("interrupt me",),
     )
     return int(rows[0][0]) > 0
+
+
+def test_first_looks_due_within_one_tick_share_one_wake_and_none_comes_early() -> None:
+    # Attempts of a migrate-all start a millisecond or so apart: the watcher
+    # wakes once per tick for all of them, not once for each.
+    tick = 0.02
+    moments = [100.0 + 0.001 * number for number in range(20)]
+    due = [on_tick(moment, tick) for moment in moments]
+    assert len(set(due)) <= 2
+    assert all(moment <= at < moment + tick + 1e-9 for moment, at in zip(moments, due, strict=True))

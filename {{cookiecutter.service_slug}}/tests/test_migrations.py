@@ -255,3 +255,21 @@ def test_new_migration_from_the_scaffold_applies_and_rolls_back(
 
     assert applied.applied == ["0002_add_user_avatar"]
     assert rolled_back.rolled_back == ["0002_add_user_avatar"]
+
+
+def test_a_pinned_source_keeps_the_files_as_they_were(tmp_path: Path) -> None:
+    directory = tmp_path / "migrations"
+    directory.mkdir()
+    source = MigrationSource(directory)
+    add_migration(source, "0001_first", "CREATE TABLE first_one (id integer);", "DROP TABLE first_one;")
+    pinned = source.pinned()
+    before = pinned.checksum("0001_first")
+
+    add_migration(source, "0001_first", "CREATE TABLE first_one (id bigint);", "DROP TABLE first_one;")
+    add_migration(source, "0002_second", "CREATE TABLE second_one (id integer);", "DROP TABLE second_one;")
+
+    assert pinned.migration_ids() == ["0001_first"]
+    assert pinned.checksum("0001_first") == before
+    assert source.checksum("0001_first") != before
+    assert source.migration_ids() == ["0001_first", "0002_second"]
+    assert pinned.pinned() is pinned

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import psycopg
@@ -26,6 +26,7 @@ from {{ cookiecutter.package_name }}.log_context import LogContextFilter
 from {{ cookiecutter.package_name }}.migrator.applying import NotTransactionalError
 from {{ cookiecutter.package_name }}.migrator.runner import run_migrations
 from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
+from {{ cookiecutter.package_name }}.tenants import registry as tenant_registry
 from {{ cookiecutter.package_name }}.tenants import runner as tenant_runner
 from {{ cookiecutter.package_name }}.tenants.creation import create_tenant
 from {{ cookiecutter.package_name }}.tenants.one_tenant import (
@@ -35,7 +36,12 @@ from {{ cookiecutter.package_name }}.tenants.one_tenant import (
 )
 from {{ cookiecutter.package_name }}.tenants.pending import summarize, tenants_with_pending
 from {{ cookiecutter.package_name }}.tenants.registry import RegistryCollisionError
-from {{ cookiecutter.package_name }}.tenants.runner import accept_change_in_all_tenants, run_all_tenant_migrations
+from {{ cookiecutter.package_name }}.tenants.results import TenantResult
+from {{ cookiecutter.package_name }}.tenants.runner import (
+    Lookout,
+    accept_change_in_all_tenants,
+    run_all_tenant_migrations,
+)
 from {{ cookiecutter.package_name }}.tenants.schemas import (
     InvalidTenantIdError,
     TenantExistsError,
@@ -260,6 +266,81 @@ def test_migrate_all_finds_every_tenant_changed_by_hand_whichever_connection_loo
     assert report.up_to_date == len(tenants) - len(by_hand)
     for tenant_id in by_hand:
         assert history(shared, tenant_id) == [("0001_create_notes", 1)]
+
+
+def test_pages_nearly_all_pending_skip_the_look_and_every_tenant_still_ends_right(
+    shared_target: PostgresTarget,
+    shared: PostgresSession,
+    new_tenant_id: NewTenantId,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    source = MigrationSource(tiny)
+    add_migration(
+        source, "0001_create_notes", "CREATE TABLE notes (id integer PRIMARY KEY);", "DROP TABLE notes;"
+    )
+    # Six tenants behind by one migration, then two created with it (up to
+    # date), last in the registry's order; pages of two.
+    behind = [new_tenant_id(f"p{number}") for number in range(6)]
+    for tenant_id in behind:
+        create_tenant(shared, tenant_id, source)
+    add_migration(
+        source, "0002_create_tags", "CREATE TABLE tags (id integer PRIMARY KEY);", "DROP TABLE tags;"
+    )
+    current = [new_tenant_id(f"q{number}") for number in range(2)]
+    for tenant_id in current:
+        create_tenant(shared, tenant_id, source)
+    small_pages = tenant_registry.pages
+
+    def pages_of_two(session: PostgresSession, size: int = 2) -> Iterator[list[str]]:
+        return small_pages(session, size=2)
+
+    looked_at: list[list[str]] = []
+
+    def counting_look(session: PostgresSession, tenant_ids: Sequence[str], ids: Sequence[str]) -> set[str]:
+        looked_at.append(list(tenant_ids))
+        return tenants_with_pending(session, tenant_ids, ids)
+
+    monkeypatch.setattr(tenant_registry, "pages", pages_of_two)
+    monkeypatch.setattr(tenant_runner, "tenants_with_pending", counting_look)
+
+    report = run_all_tenant_migrations(shared_target, source, concurrency=2)
+
+    # The first two pages were looked at (at once, on the workers'
+    # connections: the second before the first's answer was in); both were
+    # all pending, so the last two went straight to the workers, who found
+    # the up-to-date tenants up to date.
+    assert sorted(looked_at) == [behind[0:2], behind[2:4]]
+    assert report.ok
+    assert sorted(result.tenant_id for result in report.migrated) == sorted(behind)
+    assert report.up_to_date == len(current)
+    for tenant_id in behind:
+        assert history(shared, tenant_id) == [("0001_create_notes", 1), ("0002_create_tags", 2)]
+    for tenant_id in current:
+        assert history(shared, tenant_id) == [("0001_create_notes", 1), ("0002_create_tags", 1)]
+    assert set(registry(shared).values()) == {"applied", "up to date"}
+
+
+def test_the_look_stops_while_pages_are_nearly_all_pending_and_starts_when_some_are_up_to_date() -> None:
+    page = [f"t{number}" for number in range(100)]
+    lookout = Lookout()
+    assert lookout.worth_looking()  # nothing known yet
+
+    assert lookout.noting(page, lambda: set(page[:89]))() == set(page[:89])
+    assert lookout.worth_looking()  # 89% pending: still worth it
+
+    lookout.noting(page, lambda: set(page[:90]))()
+    assert not lookout.worth_looking()  # 90%: straight to the workers
+    for tenant_id in page[: Lookout.SAMPLE]:
+        lookout.migrated(TenantResult(tenant_id, "applied"))
+    assert not lookout.worth_looking()  # the workers found every one pending
+
+    for number, tenant_id in enumerate(page[: Lookout.SAMPLE]):
+        found_current = number < Lookout.SAMPLE // 5
+        lookout.migrated(TenantResult(tenant_id, "up to date" if found_current else "applied"))
+    assert lookout.worth_looking()  # a fifth was up to date: look again
 
 
 def test_creating_a_tenant_is_all_or_nothing(

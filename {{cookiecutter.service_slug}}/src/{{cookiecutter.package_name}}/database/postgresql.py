@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from typing import Any, Literal, Self
 
@@ -85,12 +85,12 @@ class PostgresSession:
             yield
 
     @contextmanager
-    def pipelined(self) -> Iterator[Callable[[], None]]:
+    def pipelined(self) -> Iterator[None]:
         # psycopg's pipeline mode: one round trip for a migration's statements
         # instead of one per statement.
         try:
-            with self._connection.pipeline() as pipeline:
-                yield pipeline.sync
+            with self._connection.pipeline():
+                yield
         except pg_errors.PipelineAborted as aborted:
             # What was sent after the failing statement, a ROLLBACK included,
             # reports only "pipeline aborted": the failure itself comes first.

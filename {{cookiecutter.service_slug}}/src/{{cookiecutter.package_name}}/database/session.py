@@ -8,7 +8,7 @@ only, so they run unchanged on every dialect. SQL is written with
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -61,11 +61,11 @@ class Session(Protocol):
         """Commit the block's statements together, or none of them."""
         ...
 
-    def pipelined(self) -> AbstractContextManager[Callable[[], None]]:
+    def pipelined(self) -> AbstractContextManager[None]:
         """Send the block's statements to the server without waiting for each
-        answer, where the driver can. The function it yields waits for every
-        answer so far (a failing statement raises there, or at the block's
-        end); a transaction a failure left open is rolled back."""
+        answer, where the driver can. The answers come back at the block's
+        end, where a failing statement raises; a transaction a failure left
+        open is rolled back."""
         ...
 
     def migration_lock(self, timeout: float) -> AbstractContextManager[None]:

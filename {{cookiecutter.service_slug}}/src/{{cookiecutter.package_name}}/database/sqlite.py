@@ -7,7 +7,7 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,9 +128,9 @@ class SqliteSession:
     def in_transaction(self) -> bool:
         return self._connection.in_transaction
 
-    def pipelined(self) -> AbstractContextManager[Callable[[], None]]:
+    def pipelined(self) -> AbstractContextManager[None]:
         """An embedded database has no round trips to save: every answer is in."""
-        return nullcontext(lambda: None)
+        return nullcontext()
 
     def watch_lock_waits(self, timeout: float) -> AbstractContextManager[LockWaitWatch]:
         """SQLite has no lock timeouts to retry: a writer waits `busy_timeout`."""

@@ -74,19 +74,26 @@ def apply_step(step: Step, log_level: int, *, create_history: bool) -> None:
             "inside the caller's single transaction; make it transactional"
         )
 
-    # The statements in one round trip, where no step needs an answer before
-    # the next; the record and COMMIT in a second, once they have all run.
+    # The statements, the record and COMMIT in one round trip, where no step
+    # needs an answer before the next. A failing statement's error comes back
+    # with the round trip's answers; the server skips the rest, COMMIT too.
     pipelined = (
         migration.one_statement_per_step and not migration.ignores_errors and not in_callers_transaction
     )
 
     def attempt(timeout: float) -> None:
-        with transaction_for(step, timeout, pipelined=pipelined) as answered:
+        before_begin_ms = ms_since(started)
+        with transaction_for(step, timeout, pipelined=pipelined) as unanswered:
             if create_history:
                 history.ensure_table(session)
             migration.apply(backend)
-            answered()  # a failing statement raises here, in the transaction
-            history.record(session, name, checksum=checksum, batch=batch, duration_ms=ms_since(started))
+            if unanswered:
+                # No statement has answered yet: the server adds the time they took.
+                history.record_timed_by_server(
+                    session, name, checksum=checksum, batch=batch, ms_before_begin=before_begin_ms
+                )
+            else:
+                history.record(session, name, checksum=checksum, batch=batch, duration_ms=ms_since(started))
 
     try:
         if not migration.transactional:
@@ -114,31 +121,28 @@ def apply_step(step: Step, log_level: int, *, create_history: bool) -> None:
 
 
 @contextmanager
-def transaction_for(
-    step: Step, lock_timeout: float, *, pipelined: bool = False
-) -> Iterator[Callable[[], None]]:
+def transaction_for(step: Step, lock_timeout: float, *, pipelined: bool = False) -> Iterator[bool]:
     """The migration's transaction (a savepoint inside a caller's), under
     `lock_timeout` where the dialect has one: sent with the BEGIN, or SET LOCAL
-    after it. `pipelined`: statements go out without waiting for answers
-    until the function it yields is called."""
+    after it. `pipelined`: where the session can, statements go out without
+    waiting for answers, and the answers (a failing statement's error among
+    them) come back at the block's end, after its COMMIT. It yields whether
+    they do (then no statement of the block has answered yet)."""
     session, backend = step.session, step.backend
     if not session.has_lock_timeout or backend.in_transaction:
         with backend.transaction():
             set_lock_timeout(session, lock_timeout, local=True)
-            yield _answered
+            yield False
         return
     with (
-        session.pipelined() if pipelined else nullcontext(_answered) as answered,
+        session.pipelined() if pipelined else nullcontext(),
         backend.ended_on_failure(),
         backend.begin_with_lock_timeout(lock_timeout),
         backend.transaction(),
     ):
         backend.lock_timeout_sent()
-        yield answered
-
-
-def _answered() -> None:
-    """Every answer is in already: nothing was pipelined."""
+        # Only PostgreSQL gets here (the dialect with lock timeouts), and it pipelines.
+        yield pipelined
 
 
 def _apply_without_transaction(

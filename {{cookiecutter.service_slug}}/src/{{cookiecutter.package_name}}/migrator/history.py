@@ -97,6 +97,20 @@ def record(session: Session, name: str, *, checksum: str, batch: int, duration_m
     )
 
 
+def record_timed_by_server(
+    session: Session, name: str, *, checksum: str, batch: int, ms_before_begin: int
+) -> None:
+    """`record`, sent before the migration's statements have answered (one
+    round trip for all): its duration is the time before its transaction
+    began plus what the server has spent in that transaction since (now() is
+    when the transaction began). PostgreSQL only."""
+    session.execute(
+        f"INSERT INTO {TABLE} (id, checksum, batch, duration_ms) VALUES "  # noqa: S608
+        "(%s, %s, %s, %s + round(extract(epoch FROM clock_timestamp() - now()) * 1000)::int)",
+        (name, checksum, batch, ms_before_begin),
+    )
+
+
 def set_checksum(session: Session, name: str, checksum: str) -> None:
     session.execute(f"UPDATE {TABLE} SET checksum = %s WHERE id = %s", (checksum, name))  # noqa: S608
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -44,6 +44,12 @@ class MigrationSource:
                 f"{PACKAGE!r}; reinstall it, or check that the build includes migrations/{dialect}"
             )
         return cls(directory)
+
+    def pinned(self) -> MigrationSource:
+        """These migrations as their files are now, for a run over many
+        schemas: every schema is compared with the same files, and none costs
+        the run a directory listing or a file's stat again."""
+        return PinnedMigrationSource.of(self)
 
     def migration_ids(self) -> list[str]:
         """Every migration id, in the order they apply.
@@ -129,6 +135,46 @@ class MigrationSource:
             raise MigrationError(
                 f"migration {shown_path(path)} could not be read ({code_error(cause)})"
             ) from None
+
+
+@dataclass(frozen=True, eq=False)
+class PinnedMigrationSource(MigrationSource):
+    """A source whose ids, paths, checksums and header settings were read
+    once, when it was made (`MigrationSource.pinned`). Files are parsed when
+    first needed, once for all schemas (keyed by the pinned checksum)."""
+
+    ids: tuple[str, ...] = ()
+    paths: dict[str, Path] = field(default_factory=dict, repr=False)
+    checksums: dict[str, str] = field(default_factory=dict, repr=False)
+    lock_timeouts: dict[str, float | None] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of(cls, source: MigrationSource) -> PinnedMigrationSource:
+        ids = source.migration_ids()
+        return cls(
+            source.directory,
+            tuple(ids),
+            {name: source.path(name) for name in ids},
+            {name: source.checksum(name) for name in ids},
+            {name: source.lock_timeout(name) for name in ids},
+        )
+
+    def pinned(self) -> MigrationSource:
+        return self
+
+    def migration_ids(self) -> list[str]:
+        return list(self.ids)
+
+    def path(self, migration_id: str) -> Path:
+        return self.paths.get(migration_id) or super().path(migration_id)
+
+    def checksum(self, migration_id: str) -> str:
+        return self.checksums.get(migration_id) or super().checksum(migration_id)
+
+    def lock_timeout(self, migration_id: str) -> float | None:
+        if migration_id in self.lock_timeouts:
+            return self.lock_timeouts[migration_id]
+        return super().lock_timeout(migration_id)
 
 
 def _stamp(path: Path | None) -> tuple[int, int]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future, as_completed
 from contextlib import contextmanager
 from typing import Final
 
@@ -60,7 +60,7 @@ def run_all_tenant_migrations(
     it finishes (for progress). A failing tenant does not stop the others.
     """
     _check_concurrency(concurrency)
-    source = default_source(source)
+    source = default_source(source).pinned()
     migration_ids = source.migration_ids()
     report = TenantRunReport()
 
@@ -111,15 +111,68 @@ def _migrate_page_by_page(
     def with_pending(session: PostgresSession, tenant_ids: Sequence[str]) -> set[str]:
         return tenants_with_pending(session, tenant_ids, migration_ids)
 
+    lookout = Lookout()
     in_flight: set[Future[TenantResult]] = set()
     looking: tuple[Sequence[str], Callable[[], set[str]]] | None = None
     for page in registry.pages(shared):
-        previous, looking = looking, (page, workers.find(page, with_pending))
+        if lookout.worth_looking():
+            found = lookout.noting(page, workers.find(page, with_pending))
+        else:
+            found = lookout.all_of(page)
+        previous, looking = looking, (page, found)
         if previous is not None:
-            in_flight = _hand_out(shared, workers, *previous, in_flight, finished, concurrency)
+            in_flight = _hand_out(shared, workers, *previous, in_flight, finished, concurrency, lookout)
     if looking is not None:
-        in_flight = _hand_out(shared, workers, *looking, in_flight, finished, concurrency)
-    _collect(shared, in_flight, finished, keep=0)
+        in_flight = _hand_out(shared, workers, *looking, in_flight, finished, concurrency, lookout)
+    _collect(shared, in_flight, finished, lookout, keep=0)
+
+
+class Lookout:
+    """Whether the next page is worth a look for pending migrations.
+
+    Looking costs each tenant a share of one query; a worker given a tenant
+    with nothing pending finds that out anyway (it reads the history under
+    the tenant's lock) for a few round trips more. So while nearly every
+    tenant turns out to be pending (a release that adds a migration), pages
+    go straight to the workers, and looking starts again as soon as more than
+    a few of the tenants they were given turn out up to date. A run that
+    finds nothing pending (the no-op check) therefore always looks."""
+
+    # Share of a page that must be pending to stop looking; the workers'
+    # share of up-to-date tenants that starts it again.
+    MOSTLY_PENDING: Final = 0.9
+    # Worker results to count before judging from them.
+    SAMPLE: Final = 50
+
+    def __init__(self) -> None:
+        self._skipping = False
+        self._given = 0
+        self._up_to_date = 0
+
+    def worth_looking(self) -> bool:
+        if self._skipping and self._given >= self.SAMPLE:
+            self._skipping = self._up_to_date <= (1 - self.MOSTLY_PENDING) * self._given
+            self._given = self._up_to_date = 0
+        return not self._skipping
+
+    def all_of(self, page: Sequence[str]) -> Callable[[], set[str]]:
+        """A page handed out without a look: every tenant counts as pending."""
+        return lambda: set(page)
+
+    def noting(self, page: Sequence[str], found: Callable[[], set[str]]) -> Callable[[], set[str]]:
+        """`found`, noting what share of the page it found pending."""
+
+        def noted() -> set[str]:
+            pending = found()
+            self._skipping = len(pending) >= self.MOSTLY_PENDING * len(page)
+            self._given = self._up_to_date = 0
+            return pending
+
+        return noted
+
+    def migrated(self, result: TenantResult) -> None:
+        self._given += 1
+        self._up_to_date += result.outcome == "up to date"
 
 
 def _hand_out(
@@ -130,6 +183,7 @@ def _hand_out(
     in_flight: set[Future[TenantResult]],
     finished: Callable[[TenantResult], None],
     concurrency: int,
+    lookout: Lookout,
 ) -> set[Future[TenantResult]]:
     """The page's tenants with pending migrations to the workers; the others are up to date."""
     pending = found()
@@ -138,24 +192,30 @@ def _hand_out(
             in_flight.add(workers.submit(tenant_id))
         else:
             finished(TenantResult(tenant_id, "up to date"))
-    return _collect(shared, in_flight, finished, keep=concurrency)
+    return _collect(shared, in_flight, finished, lookout, keep=concurrency)
 
 
 def _collect(
     shared: PostgresSession,
     in_flight: set[Future[TenantResult]],
     finished: Callable[[TenantResult], None],
+    lookout: Lookout,
     *,
     keep: int,
 ) -> set[Future[TenantResult]]:
     """Wait until at most `keep` runs are in flight; record the finished ones
     in the registry, one statement for all of them."""
     attempted: list[TenantResult] = []
-    while len(in_flight) > keep:
-        done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-        for future in done:
+    if len(in_flight) > keep:
+        # as_completed watches every run once; wait() in a loop would look
+        # at all of a page's hundreds of runs again after each one finished.
+        for future in as_completed(in_flight):
+            in_flight.remove(future)
             attempted.append(future.result())
+            lookout.migrated(attempted[-1])
             finished(attempted[-1])
+            if len(in_flight) <= keep:
+                break
     registry.record_outcomes(shared, attempted)
     return in_flight
 

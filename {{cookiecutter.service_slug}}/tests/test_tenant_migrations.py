@@ -359,6 +359,35 @@ def test_creating_a_tenant_is_all_or_nothing(
     assert shared.execute(held) == [(0,)]
 
 
+def test_creating_a_tenant_waits_for_a_shared_table_no_longer_than_its_lock_timeout(
+    shared_target: PostgresTarget,
+    shared: PostgresSession,
+    new_tenant_id: NewTenantId,
+    source: MigrationSource,
+) -> None:
+    # Creation takes no migration lock (nobody else sees the new schema), but
+    # a tenant migration may still read a shared table that someone holds.
+    plans = f'"{shared.execute("SELECT current_schema()")[0][0]}".plans'
+    shared.execute(f"CREATE TABLE {plans} (id integer)")
+    add_migration(source, "0002_reads_plans", f"SELECT count(*) FROM {plans};", "SELECT 1;")
+    tenant_id = new_tenant_id("waits")
+    holder = open_postgres_session(shared_target)
+    try:
+        # Were the wait unbounded, the server would end the holder after
+        # 20 s, and the creation would then succeed: the test fails, not hangs.
+        holder.execute("SET idle_in_transaction_session_timeout = '20s'")
+        holder.execute("BEGIN")
+        holder.execute(f"LOCK TABLE {plans} IN ACCESS EXCLUSIVE MODE")
+        policy = LockRetryPolicy(max_timeout=0.2, window=0)
+        with pytest.raises(MigrationError, match=r"0002_reads_plans\.sql failed.*lock timeout"):
+            create_tenant(shared, tenant_id, source, lock_retry=policy)
+    finally:
+        holder.close()
+
+    assert f"tenant_{tenant_id}" not in schema_names(shared)
+    assert shared.execute("SELECT count(*) FROM _tenant_registry") == [(0,)]
+
+
 def test_an_existing_tenant_or_an_unregistered_schema_is_refused_and_kept(
     shared: PostgresSession, new_tenant_id: NewTenantId
 ) -> None:

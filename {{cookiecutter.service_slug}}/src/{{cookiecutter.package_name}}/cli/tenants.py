@@ -72,7 +72,6 @@ def tenant_create(args: argparse.Namespace, settings: Settings) -> int:
         result = create_tenant(
             session,
             args.tenant,
-            lock_timeout=settings.migration_lock_timeout,
             lock_retry=settings.lock_retry,
             distribute=settings.distribute_tenant_schemas,
         )

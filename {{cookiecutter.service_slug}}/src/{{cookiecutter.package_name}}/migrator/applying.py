@@ -120,6 +120,44 @@ def apply_step(step: Step, log_level: int, *, create_history: bool) -> None:
     )
 
 
+def apply_in_new_schema(step: Step, log_level: int) -> None:
+    """Apply a migration in a schema created in the caller's transaction,
+    which is still open (a tenant being created). Nobody else sees that schema
+    before it commits, and a failure undoes the caller's whole transaction:
+    so no savepoint around the migration or its steps (yoyo's default, a
+    round trip before and after each), no lock timeout of its own (the caller
+    set one for the transaction) and no retry. The statements and the record
+    are what goes to the server."""
+    session, backend, name = step.session, step.backend, step.name
+    path = step.source.path(name)
+    log.log(log_level, "Applying migration %s (batch %d)", name, step.batch, extra=step.context)
+    started = time.perf_counter()
+    migration = step.source.load(name)
+    if not migration.transactional:
+        raise NotTransactionalError(
+            f"migration {shown_path(path)} is marked `transactional: false`, so it cannot run "
+            "inside the caller's single transaction; make it transactional"
+        )
+    # A step that ignores its errors still needs its savepoint to go on past one.
+    backend.use_savepoints(migration.ignores_errors)
+    checksum = step.source.checksum(name)
+    try:
+        migration.apply(backend)
+    except backend.error as error:
+        raise MigrationError(
+            f"migration {shown_path(path)} failed and was not applied: {session.explain(error)}"
+        ) from error
+    duration_ms = ms_since(started)
+    history.record(session, name, checksum=checksum, batch=step.batch, duration_ms=duration_ms)
+    log.log(
+        log_level,
+        "Applied migration %s in %d ms",
+        name,
+        duration_ms,
+        extra={"migration": name, "batch": step.batch, "duration_ms": duration_ms},
+    )
+
+
 @contextmanager
 def transaction_for(step: Step, lock_timeout: float, *, pipelined: bool = False) -> Iterator[bool]:
     """The migration's transaction (a savepoint inside a caller's), under

@@ -17,12 +17,10 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..database.lock_retry import (
-    LockRetryPolicy,
-)
+from ..database.lock_retry import LockRetryPolicy, set_lock_timeout
 from ..database.session import Session
 from . import history, invalid_indexes
-from .applying import Step, apply_step
+from .applying import Step, apply_in_new_schema, apply_step
 from .drift import Drift, DriftError, DriftPolicy, drift_between, drift_message, drift_remedies
 from .rolling_back import check_rollback_files, roll_back_batch
 from .sources import MigrationSource
@@ -149,6 +147,37 @@ def apply_pending(
             apply_step(step, log_level, create_history=create_history)
             create_history = False
         return MigrationResult(applied=pending, batch=batch)
+
+
+def migrate_new_schema(
+    session: Session,
+    source: MigrationSource,
+    *,
+    log_level: int = logging.INFO,
+    lock_retry: LockRetryPolicy = DEFAULT_LOCK_RETRY,
+) -> MigrationResult:
+    """Apply every migration, as batch 1, in a schema the caller created in
+    the transaction it still has open (a tenant being created), with its
+    bookkeeping table made and the search path set to it.
+
+    Nobody else can see that schema before the caller commits: no migration
+    lock is taken, no history read, and each migration costs its statements
+    and its record, without savepoints (apply_in_new_schema). A failure fails
+    the caller's transaction, which the caller rolls back whole. Every lock
+    wait in it is bounded by `lock_retry`'s longest timeout (a tenant's
+    migration may still touch a shared table)."""
+    names = source.migration_ids()
+    # Every file is read before the first is applied, as run_migrations does.
+    for name in names:
+        source.load(name)
+    if not names:
+        return MigrationResult(applied=[], batch=None)
+    longest = max(lock_retry.with_max_timeout(source.lock_timeout(name)).max_timeout for name in names)
+    set_lock_timeout(session, longest, local=True)
+    backend = backend_for(session)
+    for name in names:
+        apply_in_new_schema(Step(session, backend, source, name, 1, lock_retry), log_level)
+    return MigrationResult(applied=names, batch=1)
 
 
 def rollback_migrations(

@@ -13,7 +13,7 @@ from ..database.postgresql import PostgresSession
 from ..database.session import Session
 from ..migrator import history
 from ..migrator.applying import NotTransactionalError, ms_since
-from ..migrator.runner import DEFAULT_LOCK_RETRY, DEFAULT_LOCK_TIMEOUT, run_migrations
+from ..migrator.runner import DEFAULT_LOCK_RETRY, migrate_new_schema
 from ..migrator.sources import MigrationSource
 from . import citus, registry
 from .one_tenant import default_source
@@ -35,12 +35,13 @@ def create_tenant(
     tenant_id: str,
     source: MigrationSource | None = None,
     *,
-    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     lock_retry: LockRetryPolicy = DEFAULT_LOCK_RETRY,
     distribute: bool = True,
 ) -> TenantResult:
     """Register the tenant, create its schema and migrate it, all in one
     transaction: on any failure neither the schema nor the registry row remains.
+    Until it commits nobody else sees the schema, so its migrations take no
+    migration lock; `lock_retry`'s longest timeout bounds each lock wait.
     On a Citus cluster, with `distribute`, the schema is a distributed schema:
     it and its tables live on one worker node."""
     shared = postgres_only(session)
@@ -57,13 +58,10 @@ def create_tenant(
             citus.distribute_schemas_created_now(shared)
         _create_schema(shared, tenant_id)
         enter_tenant_schema(shared, tenant_id, local=True)
-        # Created up front so that the runner's first look finds it: inside
-        # a transaction, a query on a missing table would abort everything.
+        # The bookkeeping table first: each migration's record goes into it.
         history.ensure_table(shared)
         try:
-            result = run_migrations(
-                shared, default_source(source), lock_timeout=lock_timeout, lock_retry=lock_retry
-            )
+            result = migrate_new_schema(shared, default_source(source), lock_retry=lock_retry)
         except NotTransactionalError as error:
             raise NotTransactionalError(
                 f"{error} (creating a tenant is one transaction: create tenants before adding it)"

@@ -257,15 +257,23 @@ def test_new_migration_from_the_scaffold_applies_and_rolls_back(
     assert rolled_back.rolled_back == ["0002_add_user_avatar"]
 
 
-def test_a_pinned_source_keeps_the_files_as_they_were(tmp_path: Path) -> None:
-    directory = tmp_path / "migrations"
+def one_file_source(directory: Path) -> MigrationSource:
     directory.mkdir()
     source = MigrationSource(directory)
     add_migration(source, "0001_first", "CREATE TABLE first_one (id integer);", "DROP TABLE first_one;")
+    return source
+
+
+def edit_first_file(source: MigrationSource) -> None:
+    add_migration(source, "0001_first", "CREATE TABLE first_one (id bigint);", "DROP TABLE first_one;")
+
+
+def test_a_pinned_source_keeps_the_files_as_they_were(tmp_path: Path) -> None:
+    source = one_file_source(tmp_path / "migrations")
     pinned = source.pinned()
     before = pinned.checksum("0001_first")
 
-    add_migration(source, "0001_first", "CREATE TABLE first_one (id bigint);", "DROP TABLE first_one;")
+    edit_first_file(source)
     add_migration(source, "0002_second", "CREATE TABLE second_one (id integer);", "DROP TABLE second_one;")
 
     assert pinned.migration_ids() == ["0001_first"]
@@ -273,3 +281,17 @@ def test_a_pinned_source_keeps_the_files_as_they_were(tmp_path: Path) -> None:
     assert source.checksum("0001_first") != before
     assert source.migration_ids() == ["0001_first", "0002_second"]
     assert pinned.pinned() is pinned
+    # Parsing the edited file would run SQL that the pinned checksum does not describe.
+    with pytest.raises(MigrationError, match=r"0001_first\.sql changed while this run was migrating"):
+        pinned.load("0001_first")
+
+
+def test_a_pinned_source_parses_a_file_once_for_every_schema(tmp_path: Path) -> None:
+    source = one_file_source(tmp_path / "migrations")
+    pinned = source.pinned()
+    loaded = pinned.load("0001_first")
+
+    edit_first_file(source)
+
+    assert pinned.load("0001_first") is loaded
+    assert list(loaded.statements()) == ["CREATE TABLE first_one (id integer);"]

@@ -14,6 +14,7 @@ from {{ cookiecutter.package_name }}.database.postgresql import PostgresSession
 from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
 from {{ cookiecutter.package_name }}.database.session import Session, session_scope
 from {{ cookiecutter.package_name }}.errors import MigrationError
+from {{ cookiecutter.package_name }}.migrator import history
 from {{ cookiecutter.package_name }}.migrator.runner import run_migrations
 from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
 from helpers_postgresql import postgres_schema_target, postgres_server
@@ -128,3 +129,31 @@ def test_a_python_step_with_two_statements_in_one_string_still_applies(
 
     assert result.applied == ["0001_create_notes", "0002_two_in_one"]
     assert {"left_one", "right_one"} <= found
+
+
+class CallerChangedItsMindError(Exception):
+    """Raised by a test inside its own transaction, to roll it back."""
+
+
+def test_migrations_run_in_the_callers_own_transaction_commit_or_roll_back_with_it(
+    pg: PostgresTarget, source: MigrationSource
+) -> None:
+    # Not pipelined there: each migration sits in a savepoint of the caller's transaction.
+    add(source, "0002_second.sql", "CREATE TABLE second_one (id integer);\n")
+    add(source, "0002_second.rollback.sql", "DROP TABLE second_one;\n")
+    with session_scope(pg) as session:
+        with pytest.raises(CallerChangedItsMindError), session.transaction():
+            # First the bookkeeping table: in a transaction, looking for a
+            # missing one would abort it.
+            history.ensure_table(session)
+            assert run_migrations(session, source).applied == ["0001_create_notes", "0002_second"]
+            raise CallerChangedItsMindError
+        assert tables(session) == set()
+
+        with session.transaction():
+            history.ensure_table(session)
+            run_migrations(session, source)
+        assert tables(session) == {"notes", "second_one", "schema_migrations"}
+        assert [name for name, _ in recorded(session)] == ["0001_create_notes", "0002_second"]
+        held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+        assert session.execute(held) == [(0,)]

@@ -324,23 +324,31 @@ def test_pages_nearly_all_pending_skip_the_look_and_every_tenant_still_ends_righ
 
 
 def test_the_look_stops_while_pages_are_nearly_all_pending_and_starts_when_some_are_up_to_date() -> None:
-    page = [f"t{number}" for number in range(100)]
+    def page(name: str) -> list[str]:
+        return [f"{name}{number}" for number in range(100)]
+
+    def results(tenant_ids: list[str], up_to_date: int) -> None:
+        for number, tenant_id in enumerate(tenant_ids):
+            lookout.migrated(TenantResult(tenant_id, "up to date" if number < up_to_date else "applied"))
+
     lookout = Lookout()
     assert lookout.worth_looking()  # nothing known yet
-
-    assert lookout.noting(page, lambda: set(page[:89]))() == set(page[:89])
+    first = page("a")
+    assert lookout.noting(first, lambda: set(first[:89]))() == set(first[:89])
     assert lookout.worth_looking()  # 89% pending: still worth it
-
-    lookout.noting(page, lambda: set(page[:90]))()
+    lookout.noting(first, lambda: set(first[:90]))()
     assert not lookout.worth_looking()  # 90%: straight to the workers
-    for tenant_id in page[: Lookout.SAMPLE]:
-        lookout.migrated(TenantResult(tenant_id, "applied"))
-    assert not lookout.worth_looking()  # the workers found every one pending
 
-    for number, tenant_id in enumerate(page[: Lookout.SAMPLE]):
-        found_current = number < Lookout.SAMPLE // 5
-        lookout.migrated(TenantResult(tenant_id, "up to date" if found_current else "applied"))
-    assert lookout.worth_looking()  # a fifth was up to date: look again
+    # Results of looked-at tenants say nothing about the pages not looked at.
+    results(first[: Lookout.SAMPLE], up_to_date=Lookout.SAMPLE)
+    assert not lookout.worth_looking()
+
+    unlooked = page("b")
+    lookout.all_of(unlooked)
+    results(unlooked[: Lookout.SAMPLE], up_to_date=Lookout.SAMPLE // 10)
+    assert not lookout.worth_looking()  # a tenth up to date: not more
+    results(unlooked[Lookout.SAMPLE :], up_to_date=Lookout.SAMPLE // 10 + 1)
+    assert lookout.worth_looking()  # more than a tenth: look again
 
 
 def test_creating_a_tenant_is_all_or_nothing(
@@ -354,7 +362,8 @@ def test_creating_a_tenant_is_all_or_nothing(
 
     assert f"tenant_{tenant_id}" not in schema_names(shared)
     assert shared.execute("SELECT count(*) FROM _tenant_registry") == [(0,)]
-    # The failed creation released its migration lock: the session holds none.
+    # Creating takes no migration lock (nobody else sees the new schema), and
+    # leaves none behind.
     held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
     assert shared.execute(held) == [(0,)]
 
@@ -386,6 +395,26 @@ def test_creating_a_tenant_waits_for_a_shared_table_no_longer_than_its_lock_time
 
     assert f"tenant_{tenant_id}" not in schema_names(shared)
     assert shared.execute("SELECT count(*) FROM _tenant_registry") == [(0,)]
+
+
+@pytest.mark.parametrize(("header", "expected"), [("10s", "10s"), ("0", "0")])
+def test_a_tenant_being_created_waits_as_long_as_its_most_patient_file_allows(
+    shared: PostgresSession, new_tenant_id: NewTenantId, source: MigrationSource, header: str, expected: str
+) -> None:
+    # One transaction takes every file's locks: the service's 2 s, unless a
+    # file allows more (10 s), or waits unbounded (0).
+    add_migration(
+        source,
+        "0002_keeps_the_lock_timeout",
+        "CREATE TABLE seen AS SELECT current_setting('lock_timeout') AS lock_timeout;",
+        "DROP TABLE seen;",
+    )
+    add_migration(source, "0003_patient", f"-- lock_timeout: {header}\nSELECT 1;", "SELECT 1;")
+    tenant_id = new_tenant_id("patient")
+
+    create_tenant(shared, tenant_id, source)
+
+    assert shared.execute(f'SELECT lock_timeout FROM "tenant_{tenant_id}".seen') == [(expected,)]
 
 
 def test_an_existing_tenant_or_an_unregistered_schema_is_refused_and_kept(

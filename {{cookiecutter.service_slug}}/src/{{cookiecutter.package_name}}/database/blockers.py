@@ -144,7 +144,8 @@ class _Scheduler:
                     if not attempt.over:
                         due.append(attempt)
             for attempt in due:
-                if attempt.look():
+                # One that ended while the others were looked at needs no look.
+                if not attempt.over and attempt.look():
                     self._again(attempt)
 
     def _again(self, attempt: _Attempt) -> None:

@@ -98,6 +98,15 @@ def _schedule(max_timeout: float, window: float) -> tuple[Attempt, ...]:
     return tuple(attempts)
 
 
+def most_patient(policies: list[LockRetryPolicy]) -> LockRetryPolicy:
+    """The policy of one transaction that takes the locks of several files:
+    it may wait as long as the most patient of them would (a file whose waits
+    are unbounded makes it unbounded)."""
+    return next(
+        (each for each in policies if not each.enabled), max(policies, key=lambda each: each.max_timeout)
+    )
+
+
 def _at(values: tuple[float, ...], index: int, after: float) -> float:
     return values[index] if index < len(values) else after
 

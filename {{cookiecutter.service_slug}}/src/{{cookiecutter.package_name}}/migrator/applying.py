@@ -62,17 +62,16 @@ def apply_step(step: Step, log_level: int, *, create_history: bool) -> None:
     log.log(log_level, "Applying migration %s (batch %d)", name, batch, extra=step.context)
     started = time.perf_counter()
     migration = step.source.load(name)
-    # Inside a transaction the caller opened (a schema being created with its
-    # migrations), a failed step must roll back to its savepoint, so that the
-    # lock can still be released; yoyo nests each migration in a savepoint there.
+    # Inside a transaction the caller opened (run_migrations called in the
+    # caller's own transaction), a failed step must roll back to its
+    # savepoint, so that the lock can still be released; yoyo nests each
+    # migration in a savepoint there. (A tenant being created takes no lock:
+    # apply_in_new_schema.)
     in_callers_transaction = backend.in_transaction
     backend.use_savepoints(in_callers_transaction or migration.ignores_errors)
     checksum = step.source.checksum(name)
     if not migration.transactional and in_callers_transaction:
-        raise NotTransactionalError(
-            f"migration {shown_path(path)} is marked `transactional: false`, so it cannot run "
-            "inside the caller's single transaction; make it transactional"
-        )
+        raise not_transactional(path)
 
     # The statements, the record and COMMIT in one round trip, where no step
     # needs an answer before the next. A failing statement's error comes back
@@ -101,22 +100,19 @@ def apply_step(step: Step, log_level: int, *, create_history: bool) -> None:
                 step, migration, path, checksum, started, create_history=create_history
             )
         elif in_callers_transaction:
-            # A brand-new schema: nobody else holds its tables, and a
-            # retry would have to roll back the caller's whole transaction.
+            # A retry would have to roll back the caller's whole transaction.
             attempt(step.policy().max_timeout)
         else:
             step.retrying(attempt)
     except backend.error as error:
-        raise MigrationError(
-            f"migration {shown_path(path)} failed and was not applied: {session.explain(error)}"
-        ) from error
-    duration_ms = ms_since(started)
-    log.log(
-        log_level,
-        "Applied migration %s in %d ms",
-        name,
-        duration_ms,
-        extra={"migration": name, "batch": batch, "duration_ms": duration_ms},
+        raise failed(step, path, error) from error
+    log_applied(step, log_level, ms_since(started))
+
+
+def not_transactional(path: Path) -> NotTransactionalError:
+    return NotTransactionalError(
+        f"migration {shown_path(path)} is marked `transactional: false`, so it cannot run "
+        "inside the caller's single transaction; make it transactional"
     )
 
 
@@ -134,27 +130,32 @@ def apply_in_new_schema(step: Step, log_level: int) -> None:
     started = time.perf_counter()
     migration = step.source.load(name)
     if not migration.transactional:
-        raise NotTransactionalError(
-            f"migration {shown_path(path)} is marked `transactional: false`, so it cannot run "
-            "inside the caller's single transaction; make it transactional"
-        )
+        raise not_transactional(path)
     # A step that ignores its errors still needs its savepoint to go on past one.
     backend.use_savepoints(migration.ignores_errors)
     checksum = step.source.checksum(name)
     try:
         migration.apply(backend)
+        duration_ms = ms_since(started)
+        history.record(session, name, checksum=checksum, batch=step.batch, duration_ms=duration_ms)
     except backend.error as error:
-        raise MigrationError(
-            f"migration {shown_path(path)} failed and was not applied: {session.explain(error)}"
-        ) from error
-    duration_ms = ms_since(started)
-    history.record(session, name, checksum=checksum, batch=step.batch, duration_ms=duration_ms)
+        raise failed(step, path, error) from error
+    log_applied(step, log_level, duration_ms)
+
+
+def failed(step: Step, path: Path, error: BaseException) -> MigrationError:
+    return MigrationError(
+        f"migration {shown_path(path)} failed and was not applied: {step.session.explain(error)}"
+    )
+
+
+def log_applied(step: Step, log_level: int, duration_ms: int) -> None:
     log.log(
         log_level,
         "Applied migration %s in %d ms",
-        name,
+        step.name,
         duration_ms,
-        extra={"migration": name, "batch": step.batch, "duration_ms": duration_ms},
+        extra={**step.context, "duration_ms": duration_ms},
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from ..database.lock_retry import with_lock_retries
+from ..database.lock_retry import most_patient, with_lock_retries
 from ..errors import MigrationError
 from . import history
 from .applying import Step, ms_since, statements_retried, transaction_for
@@ -60,12 +60,8 @@ def _roll_back_together(steps: list[Step], migrations: list[LoadedMigration]) ->
                 migration.rollback(backend)
                 history.forget(session, step.name)
 
-    # One transaction takes every file's locks: it may wait as long as the most
-    # patient of them would (a file whose waits are unbounded makes it unbounded).
-    policies = [step.policy() for step in steps]
-    policy = next(
-        (each for each in policies if not each.enabled), max(policies, key=lambda each: each.max_timeout)
-    )
+    # One transaction takes every file's locks.
+    policy = most_patient([step.policy() for step in steps])
     try:
         with_lock_retries(
             session,

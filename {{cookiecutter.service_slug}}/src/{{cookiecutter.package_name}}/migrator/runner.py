@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..database.lock_retry import LockRetryPolicy, set_lock_timeout
+from ..database.lock_retry import LockRetryPolicy, most_patient, set_lock_timeout
 from ..database.session import Session
 from . import history, invalid_indexes
 from .applying import Step, apply_in_new_schema, apply_step
@@ -163,20 +163,22 @@ def migrate_new_schema(
     Nobody else can see that schema before the caller commits: no migration
     lock is taken, no history read, and each migration costs its statements
     and its record, without savepoints (apply_in_new_schema). A failure fails
-    the caller's transaction, which the caller rolls back whole. Every lock
-    wait in it is bounded by `lock_retry`'s longest timeout (a tenant's
-    migration may still touch a shared table)."""
+    the caller's transaction, which the caller rolls back whole. Each lock
+    wait of the migrations is bounded by the longest timeout `lock_retry`
+    gives any of the files, or not at all if one of them waits unbounded (a
+    tenant's migration may still touch a shared table)."""
     names = source.migration_ids()
     # Every file is read before the first is applied, as run_migrations does.
     for name in names:
         source.load(name)
     if not names:
         return MigrationResult(applied=[], batch=None)
-    longest = max(lock_retry.with_max_timeout(source.lock_timeout(name)).max_timeout for name in names)
-    set_lock_timeout(session, longest, local=True)
     backend = backend_for(session)
-    for name in names:
-        apply_in_new_schema(Step(session, backend, source, name, 1, lock_retry), log_level)
+    steps = [Step(session, backend, source, name, 1, lock_retry) for name in names]
+    # One transaction takes every file's locks.
+    set_lock_timeout(session, most_patient([step.policy() for step in steps]).max_timeout, local=True)
+    for step in steps:
+        apply_in_new_schema(step, log_level)
     return MigrationResult(applied=names, batch=1)
 
 

@@ -140,23 +140,29 @@ class MigrationSource:
 @dataclass(frozen=True, eq=False)
 class PinnedMigrationSource(MigrationSource):
     """A source whose ids, paths, checksums and header settings were read
-    once, when it was made (`MigrationSource.pinned`). Files are parsed when
-    first needed, once for all schemas (keyed by the pinned checksum)."""
+    once, when it was made (`MigrationSource.pinned`). A file is parsed when
+    first needed, once for all schemas; one edited since it was pinned is
+    refused then, so that no schema runs SQL its record's checksum does not
+    describe."""
 
     ids: tuple[str, ...] = ()
     paths: dict[str, Path] = field(default_factory=dict, repr=False)
     checksums: dict[str, str] = field(default_factory=dict, repr=False)
     lock_timeouts: dict[str, float | None] = field(default_factory=dict, repr=False)
+    stamps: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
+    loaded: dict[str, LoadedMigration] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, source: MigrationSource) -> PinnedMigrationSource:
         ids = source.migration_ids()
+        paths = {name: source.path(name) for name in ids}
         return cls(
             source.directory,
             tuple(ids),
-            {name: source.path(name) for name in ids},
+            paths,
             {name: source.checksum(name) for name in ids},
             {name: source.lock_timeout(name) for name in ids},
+            {name: _stamp(path) for name, path in paths.items()},
         )
 
     def pinned(self) -> MigrationSource:
@@ -175,6 +181,18 @@ class PinnedMigrationSource(MigrationSource):
         if migration_id in self.lock_timeouts:
             return self.lock_timeouts[migration_id]
         return super().lock_timeout(migration_id)
+
+    def load(self, migration_id: str) -> LoadedMigration:
+        if (done := self.loaded.get(migration_id)) is not None:
+            return done
+        path = self.path(migration_id)
+        if migration_id in self.stamps and _stamp(path) != self.stamps[migration_id]:
+            raise MigrationError(
+                f"migration {shown_path(path)} changed while this run was migrating; "
+                "run it again (the schemas it has not reached yet still need it)"
+            )
+        self.loaded[migration_id] = loaded = super().load(migration_id)
+        return loaded
 
 
 def _stamp(path: Path | None) -> tuple[int, int]:

@@ -4,7 +4,8 @@ Every tenant schema holds the same tables as the shared schema (the same
 migration files) and its own `schema_migrations`, so each tenant has its own
 history and batches. For many tenants, this module:
 
-- skips the up-to-date ones with a few queries for all of them (pending.py);
+- skips the up-to-date ones with a few queries for all of them (pending.py),
+  unless nearly all of them turn out pending (Lookout);
 - migrates the others on a bounded number of threads, each with one
   connection of its own, reused from tenant to tenant (workers.py);
 - keeps going past a failing tenant and reports every failure at the end;
@@ -21,6 +22,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, as_completed
 from contextlib import contextmanager
+from fractions import Fraction
 from typing import Final
 
 from ..database.lock_retry import LockRetryPolicy
@@ -133,19 +135,21 @@ class Lookout:
     Looking costs each tenant a share of one query; a worker given a tenant
     with nothing pending finds that out anyway (it reads the history under
     the tenant's lock) for a few round trips more. So while nearly every
-    tenant turns out to be pending (a release that adds a migration), pages
-    go straight to the workers, and looking starts again as soon as more than
-    a few of the tenants they were given turn out up to date. A run that
-    finds nothing pending (the no-op check) therefore always looks."""
+    tenant of the last page looked at is pending (a release that adds a
+    migration), pages go straight to the workers, and looking starts again
+    as soon as more than a few of the tenants they were given that way turn
+    out up to date. A run that finds nothing pending (the no-op check)
+    therefore always looks. Used by the thread that hands pages out only."""
 
-    # Share of a page that must be pending to stop looking; the workers'
-    # share of up-to-date tenants that starts it again.
-    MOSTLY_PENDING: Final = 0.9
-    # Worker results to count before judging from them.
+    # Share of a page that must be pending to stop looking; more than the
+    # rest of it up to date among the workers' results starts looking again.
+    MOSTLY_PENDING: Final = Fraction(9, 10)
+    # Results of tenants given without a look to count before judging from them.
     SAMPLE: Final = 50
 
     def __init__(self) -> None:
         self._skipping = False
+        self._unlooked: set[str] = set()
         self._given = 0
         self._up_to_date = 0
 
@@ -157,6 +161,7 @@ class Lookout:
 
     def all_of(self, page: Sequence[str]) -> Callable[[], set[str]]:
         """A page handed out without a look: every tenant counts as pending."""
+        self._unlooked.update(page)
         return lambda: set(page)
 
     def noting(self, page: Sequence[str], found: Callable[[], set[str]]) -> Callable[[], set[str]]:
@@ -165,14 +170,16 @@ class Lookout:
         def noted() -> set[str]:
             pending = found()
             self._skipping = len(pending) >= self.MOSTLY_PENDING * len(page)
-            self._given = self._up_to_date = 0
             return pending
 
         return noted
 
     def migrated(self, result: TenantResult) -> None:
-        self._given += 1
-        self._up_to_date += result.outcome == "up to date"
+        """A worker's result; only those of tenants given without a look count."""
+        if result.tenant_id in self._unlooked:
+            self._unlooked.discard(result.tenant_id)
+            self._given += 1
+            self._up_to_date += result.outcome == "up to date"
 
 
 def _hand_out(

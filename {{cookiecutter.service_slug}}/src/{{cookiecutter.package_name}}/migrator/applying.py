@@ -65,8 +65,8 @@ def apply_step(step: Step, log_level: int, *, create_history: bool) -> None:
     # Inside a transaction the caller opened (run_migrations called in the
     # caller's own transaction), a failed step must roll back to its
     # savepoint, so that the lock can still be released; yoyo nests each
-    # migration in a savepoint there. (A tenant being created takes no lock:
-    # apply_in_new_schema.)
+    # migration in a savepoint there. (A schema created in that transaction
+    # takes no lock: apply_in_new_schema.)
     in_callers_transaction = backend.in_transaction
     backend.use_savepoints(in_callers_transaction or migration.ignores_errors)
     checksum = step.source.checksum(name)
@@ -118,8 +118,9 @@ def not_transactional(path: Path) -> NotTransactionalError:
 
 def apply_in_new_schema(step: Step, log_level: int) -> None:
     """Apply a migration in a schema created in the caller's transaction,
-    which is still open (a tenant being created). Nobody else sees that schema
-    before it commits, and a failure undoes the caller's whole transaction:
+    which is still open (a new schema made with its tables in one go).
+    Nobody else sees that schema before it commits, and a failure undoes the
+    caller's whole transaction:
     so no savepoint around the migration or its steps (yoyo's default, a
     round trip before and after each), no lock timeout of its own (the caller
     set one for the transaction) and no retry. The statements and the record
@@ -180,7 +181,7 @@ def transaction_for(step: Step, lock_timeout: float, *, pipelined: bool = False)
         backend.transaction(),
     ):
         backend.lock_timeout_sent()
-        # Only PostgreSQL gets here (the dialect with lock timeouts), and it pipelines.
+        # Only the dialect with lock timeouts gets here, and it pipelines.
         yield pipelined
 
 

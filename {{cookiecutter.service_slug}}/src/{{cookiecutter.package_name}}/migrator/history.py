@@ -103,7 +103,7 @@ def record_timed_by_server(
     """`record`, sent before the migration's statements have answered (one
     round trip for all): its duration is the time before its transaction
     began plus what the server has spent in that transaction since (now() is
-    when the transaction began). PostgreSQL only."""
+    when the transaction began). For a dialect that pipelines statements."""
     session.execute(
         f"INSERT INTO {TABLE} (id, checksum, batch, duration_ms) VALUES "  # noqa: S608
         "(%s, %s, %s, %s + round(extract(epoch FROM clock_timestamp() - now()) * 1000)::int)",

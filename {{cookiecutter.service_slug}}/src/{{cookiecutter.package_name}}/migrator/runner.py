@@ -157,8 +157,8 @@ def migrate_new_schema(
     lock_retry: LockRetryPolicy = DEFAULT_LOCK_RETRY,
 ) -> MigrationResult:
     """Apply every migration, as batch 1, in a schema the caller created in
-    the transaction it still has open (a tenant being created), with its
-    bookkeeping table made and the search path set to it.
+    the transaction it still has open (a new schema made with its tables in
+    one go), with its bookkeeping table made and the search path set to it.
 
     Nobody else can see that schema before the caller commits: no migration
     lock is taken, no history read, and each migration costs its statements
@@ -166,7 +166,7 @@ def migrate_new_schema(
     the caller's transaction, which the caller rolls back whole. Each lock
     wait of the migrations is bounded by the longest timeout `lock_retry`
     gives any of the files, or not at all if one of them waits unbounded (a
-    tenant's migration may still touch a shared table)."""
+    migration in it may still touch a table of another schema)."""
     names = source.migration_ids()
     # Every file is read before the first is applied, as run_migrations does.
     for name in names:

@@ -576,9 +576,9 @@ def sleeping(session: Session) -> bool:
     return int(rows[0][0]) > 0
 
 
-def test_first_looks_due_within_one_tick_share_one_wake_and_none_comes_early() -> None:
-    # Attempts of a migrate-all start a millisecond or so apart: the watcher
-    # wakes once per tick for all of them, not once for each.
+def test_first_looks_due_within_one_tick_fall_on_one_moment_and_none_comes_early() -> None:
+    # Attempts of a migrate-all start a millisecond or so apart: their first
+    # looks fall due together, so the watcher wakes once per tick, not once each.
     tick = 0.02
     moments = [100.0 + 0.001 * number for number in range(20)]
     due = [on_tick(moment, tick) for moment in moments]

@@ -137,58 +137,60 @@ class MigrationSource:
             ) from None
 
 
+@dataclass(frozen=True)
+class PinnedFile:
+    """What a pinned source read of one migration file when it was made."""
+
+    path: Path
+    checksum: str
+    lock_timeout: float | None
+    stamp: tuple[int, int]
+
+
 @dataclass(frozen=True, eq=False)
 class PinnedMigrationSource(MigrationSource):
-    """A source whose ids, paths, checksums and header settings were read
-    once, when it was made (`MigrationSource.pinned`). A file is parsed when
-    first needed, once for all schemas; one edited since it was pinned is
-    refused then, so that no schema runs SQL its record's checksum does not
-    describe."""
+    """A source whose files were listed, stamped and summed once, when it was
+    made (`MigrationSource.pinned`). A file is parsed when first needed, once
+    for all schemas; one edited since it was pinned is refused then, so that
+    no schema runs SQL its record's checksum does not describe. An id it
+    does not hold is looked up in the directory, as the source would."""
 
-    ids: tuple[str, ...] = ()
-    paths: dict[str, Path] = field(default_factory=dict, repr=False)
-    checksums: dict[str, str] = field(default_factory=dict, repr=False)
-    lock_timeouts: dict[str, float | None] = field(default_factory=dict, repr=False)
-    stamps: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
+    files: dict[str, PinnedFile] = field(default_factory=dict, repr=False)
     loaded: dict[str, LoadedMigration] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, source: MigrationSource) -> PinnedMigrationSource:
-        ids = source.migration_ids()
-        paths = {name: source.path(name) for name in ids}
-        return cls(
-            source.directory,
-            tuple(ids),
-            paths,
-            {name: source.checksum(name) for name in ids},
-            {name: source.lock_timeout(name) for name in ids},
-            {name: _stamp(path) for name, path in paths.items()},
-        )
+        files = {}
+        for name in source.migration_ids():
+            path = source.path(name)
+            files[name] = PinnedFile(path, source.checksum(name), source.lock_timeout(name), _stamp(path))
+        return cls(source.directory, files)
 
     def pinned(self) -> MigrationSource:
         return self
 
     def migration_ids(self) -> list[str]:
-        return list(self.ids)
+        return list(self.files)
 
     def path(self, migration_id: str) -> Path:
-        return self.paths.get(migration_id) or super().path(migration_id)
+        pinned = self.files.get(migration_id)
+        return pinned.path if pinned else super().path(migration_id)
 
     def checksum(self, migration_id: str) -> str:
-        return self.checksums.get(migration_id) or super().checksum(migration_id)
+        pinned = self.files.get(migration_id)
+        return pinned.checksum if pinned else super().checksum(migration_id)
 
     def lock_timeout(self, migration_id: str) -> float | None:
-        if migration_id in self.lock_timeouts:
-            return self.lock_timeouts[migration_id]
-        return super().lock_timeout(migration_id)
+        pinned = self.files.get(migration_id)
+        return pinned.lock_timeout if pinned else super().lock_timeout(migration_id)
 
     def load(self, migration_id: str) -> LoadedMigration:
         if (done := self.loaded.get(migration_id)) is not None:
             return done
-        path = self.path(migration_id)
-        if migration_id in self.stamps and _stamp(path) != self.stamps[migration_id]:
+        pinned = self.files.get(migration_id)
+        if pinned and _stamp(pinned.path) != pinned.stamp:
             raise MigrationError(
-                f"migration {shown_path(path)} changed while this run was migrating; "
+                f"migration {shown_path(pinned.path)} changed while this run was migrating; "
                 "run it again (the schemas it has not reached yet still need it)"
             )
         self.loaded[migration_id] = loaded = super().load(migration_id)

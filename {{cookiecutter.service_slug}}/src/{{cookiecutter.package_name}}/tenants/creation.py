@@ -41,7 +41,8 @@ def create_tenant(
     """Register the tenant, create its schema and migrate it, all in one
     transaction: on any failure neither the schema nor the registry row remains.
     Until it commits nobody else sees the schema, so its migrations take no
-    migration lock; `lock_retry`'s longest timeout bounds each lock wait.
+    migration lock; each of their lock waits is bounded by the longest
+    timeout `lock_retry` gives any file (none if one of them waits unbounded).
     On a Citus cluster, with `distribute`, the schema is a distributed schema:
     it and its tables live on one worker node."""
     shared = postgres_only(session)

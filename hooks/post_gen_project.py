@@ -84,6 +84,7 @@ PRUNE: dict[tuple[str, str], tuple[str, ...]] = {
         "tests/test_pooler_tenants.py",
         "tests/test_tenants.py",
         "tests/test_tenant_migrations.py",
+        "tests/test_tenant_history_marks.py",
         "tests/test_tenant_sessions.py",
         "tests/test_bad_input_tenants.py",
         "tests/helpers_tenants.py",

@@ -29,6 +29,7 @@ from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
 from {{ cookiecutter.package_name }}.tenants import registry as tenant_registry
 from {{ cookiecutter.package_name }}.tenants import runner as tenant_runner
 from {{ cookiecutter.package_name }}.tenants.creation import create_tenant
+from {{ cookiecutter.package_name }}.tenants.history_marks import Marks
 from {{ cookiecutter.package_name }}.tenants.one_tenant import (
     get_tenant_migration_status,
     rollback_tenant_migrations,
@@ -299,9 +300,11 @@ def test_pages_nearly_all_pending_skip_the_look_and_every_tenant_still_ends_righ
 
     looked_at: list[list[str]] = []
 
-    def counting_look(session: PostgresSession, tenant_ids: Sequence[str], ids: Sequence[str]) -> set[str]:
+    def counting_look(
+        session: PostgresSession, tenant_ids: Sequence[str], ids: Sequence[str], marks: Marks | None
+    ) -> set[str]:
         looked_at.append(list(tenant_ids))
-        return tenants_with_pending(session, tenant_ids, ids)
+        return tenants_with_pending(session, tenant_ids, ids, marks)
 
     monkeypatch.setattr(tenant_registry, "pages", pages_of_two)
     monkeypatch.setattr(tenant_runner, "tenants_with_pending", counting_look)

@@ -15,7 +15,7 @@ from ..migrator import history
 from ..migrator.applying import NotTransactionalError, ms_since
 from ..migrator.runner import DEFAULT_LOCK_RETRY, migrate_new_schema
 from ..migrator.sources import MigrationSource
-from . import citus, registry
+from . import citus, history_marks, registry
 from .one_tenant import default_source
 from .results import TenantResult
 from .schemas import (
@@ -49,7 +49,9 @@ def create_tenant(
     validate_tenant_id(tenant_id)
     registry.ensure_registry(shared)
     started = time.perf_counter()
-    distributed = distribute and citus.detect(shared) is not None
+    on_citus = citus.detect(shared) is not None
+    distributed = distribute and on_citus
+    marks = history_marks.prepare(shared, on_citus=on_citus)
     with shared.transaction():
         shared_path = shared.execute("SELECT current_setting('search_path')")[0][0]
         # The registry row goes in first: a second creator of the same id waits
@@ -61,12 +63,17 @@ def create_tenant(
         enter_tenant_schema(shared, tenant_id, local=True)
         # The bookkeeping table first: each migration's record goes into it.
         history.ensure_table(shared)
+        if marks is not None:
+            history_marks.watch(shared, marks, [tenant_schema(tenant_id)])
+        source = default_source(source)
         try:
-            result = migrate_new_schema(shared, default_source(source), lock_retry=lock_retry)
+            result = migrate_new_schema(shared, source, lock_retry=lock_retry)
         except NotTransactionalError as error:
             raise NotTransactionalError(
                 f"{error} (creating a tenant is one transaction: create tenants before adding it)"
             ) from None
+        if marks is not None:
+            history_marks.mark_in_transaction(shared, marks, source.migration_ids())
         created = TenantResult(tenant_id, "applied", tuple(result.applied), None, ms_since(started))
         shared.execute("SELECT set_config('search_path', %s, true)", (shared_path,))
         registry.record_outcomes(shared, [created])

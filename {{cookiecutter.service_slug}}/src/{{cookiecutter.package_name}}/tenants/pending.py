@@ -1,10 +1,12 @@
 """Which tenants have something to migrate, in a few queries for all of them.
 
 Finding that nothing is pending must not cost a connection, a yoyo backend or
-a round trip per tenant: one catalog query finds the tenant schemas with no
-bookkeeping table yet, and one UNION ALL query per page of tenants counts, in
-each schema's `schema_migrations`, how many of the shipped migrations are
-applied. Only the tenants that come back have work to do.
+a round trip per tenant. With marks (history_marks.py), one query over the
+catalog and the marks finds the tenants whose mark does not count; without,
+one finds the tenant schemas with no bookkeeping table yet. Then one UNION
+ALL query per page of the remaining tenants counts, in each schema's
+`schema_migrations`, how many of the shipped migrations are applied, and
+marks those that hold them all. Only the tenants that come back have work to do.
 """
 
 from __future__ import annotations
@@ -17,36 +19,82 @@ from psycopg import sql
 
 from ..database.postgresql import PostgresSession
 from ..migrator.history import TABLE as HISTORY_TABLE
-from . import registry
+from . import history_marks, registry
+from .history_marks import Marks
 from .registry import FailedTenant
 from .schemas import tenant_schema
 
+# How long the look waits for a tenant's bookkeeping table to put its trigger on.
+WATCH_LOCK_TIMEOUT: Final = 1.0
+
 
 def tenants_with_pending(
-    session: PostgresSession, tenant_ids: Sequence[str], migration_ids: Sequence[str]
+    session: PostgresSession,
+    tenant_ids: Sequence[str],
+    migration_ids: Sequence[str],
+    marks: Marks | None = None,
 ) -> set[str]:
-    """The tenants among `tenant_ids` that lack any of `migration_ids`."""
+    """The tenants among `tenant_ids` that lack any of `migration_ids`. With
+    `marks`, a tenant whose mark counts is not read; the others are watched
+    (if they are not yet) and marked once they are read and found complete."""
     if not tenant_ids or not migration_ids:
         return set()
-    rows = session.execute(
-        "SELECT t FROM unnest(%s::text[], %s::text[]) AS x(t, s) "
-        "WHERE to_regclass(format('%%I.%%I', s, %s::text)) IS NULL",
-        (list(tenant_ids), [tenant_schema(t) for t in tenant_ids], HISTORY_TABLE),
-    )
-    pending = {row[0] for row in rows}
-    tracked = [t for t in tenant_ids if t not in pending]
-    if tracked:
-        query = sql.Composed([EXPECTED, *_branches(tracked)])
-        found = session.execute(query, (list(migration_ids), len(migration_ids)))
-        pending.update(tracked[row[0]] for row in found)
-    return pending
+    if marks is None:
+        rows = session.execute(
+            "SELECT t FROM unnest(%s::text[], %s::text[]) AS x(t, s) "
+            "WHERE to_regclass(format('%%I.%%I', s, %s::text)) IS NULL",
+            (list(tenant_ids), [tenant_schema(t) for t in tenant_ids], HISTORY_TABLE),
+        )
+        pending = {row[0] for row in rows}
+        return pending | _read(session, [t for t in tenant_ids if t not in pending], migration_ids)
+    made_for = history_marks.digest(migration_ids)
+    unsure = history_marks.unmarked(session, marks, tenant_ids, made_for)
+    unwatched = [tenant_schema(u.tenant_id) for u in unsure if u.has_history and not u.watched]
+    history_marks.watch_if_free(session, marks, unwatched, WATCH_LOCK_TIMEOUT)
+    readable = [u.tenant_id for u in unsure if u.has_history]
+    without_history = {u.tenant_id for u in unsure if not u.has_history}
+    return without_history | _read(session, readable, migration_ids, (marks, made_for))
 
 
-EXPECTED: Final = sql.SQL("WITH expected AS (SELECT %s::text[] AS ids, %s::int AS n) ")
+def _read(
+    session: PostgresSession,
+    tenant_ids: Sequence[str],
+    migration_ids: Sequence[str],
+    marking: tuple[Marks, str] | None = None,
+) -> set[str]:
+    """Those of `tenant_ids` whose history lacks any of `migration_ids`, in
+    one statement; with `marking`, it marks the others in the same snapshot."""
+    if not tenant_ids:
+        return set()
+    params: list[object] = [list(migration_ids), len(migration_ids)]
+    parts: list[sql.Composable] = [EXPECTED, *_branches(tenant_ids), FOUND_END]
+    if marking is not None:
+        marks, made_for = marking
+        parts.append(MARK.format(marks=marks.table))
+        params.append(made_for)
+    parts.append(INCOMPLETE)
+    found = session.execute(sql.Composed(parts), params)
+    return {tenant_ids[row[0]] for row in found}
+
+
+EXPECTED: Final = sql.SQL("WITH expected AS (SELECT %s::text[] AS ids, %s::int AS n), found AS (")
 BRANCH_HEAD: Final = sql.SQL("SELECT ")
-BRANCH_BODY: Final = sql.SQL(" FROM expected WHERE (SELECT count(*) FROM ")
-BRANCH_TAIL: Final = sql.SQL(" WHERE id = ANY(expected.ids)) < expected.n")
+BRANCH_SCHEMA: Final = sql.SQL(" AS position, ")
+BRANCH_TABLE: Final = sql.SQL("::text AS schema_name, ")
+BRANCH_BODY: Final = sql.SQL("::regclass AS history, (SELECT count(*) FROM ")
+BRANCH_TAIL: Final = sql.SQL(" WHERE id = ANY(expected.ids)) = expected.n AS complete FROM expected")
 UNION_ALL: Final = sql.SQL(" UNION ALL ")
+FOUND_END: Final = sql.SQL(")")
+# The mark takes the version read in the statement's own snapshot (`seen`):
+# should a change to the history commit meanwhile, its trigger has moved the
+# version on, so the mark does not count (and the guard skips writing it).
+MARK: Final = sql.SQL(
+    ", marked AS (UPDATE {marks} AS m"
+    " SET checked_for = %s, checked_version = seen.version, checked_table = found.history"
+    " FROM found JOIN {marks} AS seen ON seen.schema_name = found.schema_name"
+    " WHERE found.complete AND m.schema_name = seen.schema_name AND m.version = seen.version)"
+)
+INCOMPLETE: Final = sql.SQL(" SELECT position FROM found WHERE NOT complete")
 
 
 def _branches(tenant_ids: Sequence[str]) -> list[sql.Composable]:
@@ -57,7 +105,9 @@ def _branches(tenant_ids: Sequence[str]) -> list[sql.Composable]:
         if position:
             parts.append(UNION_ALL)
         table = sql.Identifier(tenant_schema(tenant_id), HISTORY_TABLE)
-        parts += [BRANCH_HEAD, sql.Literal(position), BRANCH_BODY, table, BRANCH_TAIL]
+        parts += [BRANCH_HEAD, sql.Literal(position), BRANCH_SCHEMA, sql.Literal(tenant_schema(tenant_id))]
+        parts += [BRANCH_TABLE, sql.Literal(table.as_string())]
+        parts += [BRANCH_BODY, table, BRANCH_TAIL]
     return parts
 
 

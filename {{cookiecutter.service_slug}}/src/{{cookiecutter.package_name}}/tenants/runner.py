@@ -5,6 +5,7 @@ migration files) and its own `schema_migrations`, so each tenant has its own
 history and batches. For many tenants, this module:
 
 - skips the up-to-date ones with a few queries for all of them (pending.py),
+  without reading the history of those marked up to date (history_marks.py),
   unless nearly all of them turn out pending (Lookout);
 - migrates the others on a bounded number of threads, each with one
   connection of its own, reused from tenant to tenant (workers.py);
@@ -28,12 +29,14 @@ from typing import Final
 from ..database.lock_retry import LockRetryPolicy
 from ..database.postgresql import PostgresSession, open_postgres_session
 from ..database.postgresql_target import PostgresTarget
+from ..database.session import Session
 from ..errors import ConfigError, Remedy
 from ..migrator import history
 from ..migrator.drift import DriftPolicy, accept_change
 from ..migrator.runner import DEFAULT_LOCK_RETRY, DEFAULT_LOCK_TIMEOUT
 from ..migrator.sources import MigrationSource
-from . import registry
+from . import history_marks, registry
+from .history_marks import Marks
 from .one_tenant import default_source, migrate_in_schema
 from .pending import tenants_with_pending
 from .results import TenantResult, TenantRunReport
@@ -75,17 +78,24 @@ def run_all_tenant_migrations(
     def migrate(session: PostgresSession, tenant_id: str) -> TenantResult:
         # One line per migration per tenant would bury the progress report.
         return migrate_in_schema(
-            session, tenant_id, source, lock_timeout, lock_retry, on_drift, logging.DEBUG
+            session, tenant_id, source, lock_timeout, lock_retry, on_drift, logging.DEBUG, mark
         )
+
+    # Marked in its last migration's transaction, a tenant is not read by the
+    # next run's look. (The workers start once `marks` is known, below.)
+    def mark(session: Session) -> None:
+        if marks is not None:
+            history_marks.mark_in_transaction(session, marks, migration_ids)
 
     def open_worker_session() -> PostgresSession:
         return open_postgres_session(target)
 
     with _shared_session(target) as shared, Workers(concurrency, open_worker_session, migrate) as workers:
         registry.ensure_registry(shared)
+        marks = history_marks.prepare(shared)
         if on_start is not None:
             on_start(registry.count(shared))
-        _migrate_page_by_page(shared, workers, migration_ids, finished, concurrency)
+        _migrate_page_by_page(shared, workers, migration_ids, marks, finished, concurrency)
     return report
 
 
@@ -103,6 +113,7 @@ def _migrate_page_by_page(
     shared: PostgresSession,
     workers: Workers,
     migration_ids: Sequence[str],
+    marks: Marks | None,
     finished: Callable[[TenantResult], None],
     concurrency: int,
 ) -> None:
@@ -111,7 +122,7 @@ def _migrate_page_by_page(
     are handed out, and the next page is read once most of this one is done."""
 
     def with_pending(session: PostgresSession, tenant_ids: Sequence[str]) -> set[str]:
-        return tenants_with_pending(session, tenant_ids, migration_ids)
+        return tenants_with_pending(session, tenant_ids, migration_ids, marks)
 
     lookout = Lookout()
     in_flight: set[Future[TenantResult]] = set()

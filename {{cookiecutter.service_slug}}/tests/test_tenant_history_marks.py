@@ -1,0 +1,248 @@
+"""The marks that spare the no-op check reading every tenant's history stay true.
+
+A tenant marked up to date is not read; any change to its history made
+outside the runner, however it is made, makes the next look read it again.
+On plain PostgreSQL only: on Citus nothing is marked (the other tenant tests
+cover that path).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from {{ cookiecutter.package_name }}.database.postgresql import PostgresSession
+from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
+from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
+from {{ cookiecutter.package_name }}.tenants import history_marks
+from {{ cookiecutter.package_name }}.tenants.creation import create_tenant
+from {{ cookiecutter.package_name }}.tenants.history_marks import Marks
+from {{ cookiecutter.package_name }}.tenants.pending import tenants_with_pending
+from {{ cookiecutter.package_name }}.tenants.runner import run_all_tenant_migrations
+from helpers_citus import shared_schema_on
+
+pytest_plugins = ["helpers_tenants"]
+
+NewTenantId = Callable[[str], str]
+IDS = ("0001_create_notes",)
+
+
+@pytest.fixture
+def shared_target() -> Iterator[PostgresTarget]:
+    """Plain PostgreSQL only (this overrides the fixture of both servers)."""
+    with shared_schema_on("postgresql") as target:
+        yield target
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> MigrationSource:
+    """One migration that can run again over its own work, so that a tenant
+    whose history lost it by hand migrates again cleanly."""
+    (tmp_path / "0001_create_notes.sql").write_text("CREATE TABLE IF NOT EXISTS notes (id integer);\n")
+    (tmp_path / "0001_create_notes.rollback.sql").write_text("DROP TABLE notes;\n")
+    return MigrationSource(tmp_path)
+
+
+@pytest.fixture
+def marks(shared: PostgresSession) -> Marks:
+    found = history_marks.prepare(shared)
+    assert found is not None
+    return found
+
+
+@pytest.fixture
+def other(shared_target: PostgresTarget) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """A second connection, as a person at psql would have."""
+    with psycopg.connect(**shared_target.connect_kwargs(), autocommit=True) as connection:
+        yield connection
+
+
+def table(tenant_id: str) -> str:
+    return f'"tenant_{tenant_id}".schema_migrations'
+
+
+def unmarked(shared: PostgresSession, marks: Marks, tenants: list[str]) -> set[str]:
+    return {u.tenant_id for u in history_marks.unmarked(shared, marks, tenants, history_marks.digest(IDS))}
+
+
+def test_a_created_tenant_is_marked_and_its_history_is_not_read(
+    source: MigrationSource,
+    shared: PostgresSession,
+    marks: Marks,
+    new_tenant_id: NewTenantId,
+    other: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    tenants = [new_tenant_id(name) for name in ("a", "b")]
+    for tenant_id in tenants:
+        create_tenant(shared, tenant_id, source)
+    assert unmarked(shared, marks, tenants) == set()
+    # Should the look read a history, it would wait for this lock and fail.
+    with other.transaction():
+        other.execute(f"LOCK TABLE {table(tenants[0])} IN ACCESS EXCLUSIVE MODE")
+        shared.execute("SET lock_timeout = '10s'")
+        assert tenants_with_pending(shared, tenants, IDS, marks) == set()
+
+
+CHANGES_BY_HAND = {
+    "a deleted row": ["DELETE FROM {table}"],
+    "an updated row": ["UPDATE {table} SET id = id || '_renamed'"],
+    "a truncated table": ["TRUNCATE {table}"],
+    "a delete in replica mode": ["SET session_replication_role = replica", "DELETE FROM {table}"],
+    "a trigger disabled before the delete": [
+        "ALTER TABLE {table} DISABLE TRIGGER ALL",
+        "DELETE FROM {table}",
+    ],
+    # As pg_restore does it: the table made again, its rows copied in before
+    # the trigger is put back; the mark's version has not moved.
+    "a table restored without its last row": [
+        "ALTER TABLE {table} RENAME TO dumped",
+        "CREATE TABLE {table} (LIKE {schema}.dumped INCLUDING ALL)",
+        "INSERT INTO {table} SELECT * FROM {schema}.dumped WHERE id <> (SELECT max(id) FROM {schema}.dumped)",
+        "DROP TABLE {schema}.dumped",
+        "CREATE TRIGGER _tenant_history_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table}"
+        " FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+        "ALTER TABLE {table} ENABLE ALWAYS TRIGGER _tenant_history_changed",
+    ],
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES_BY_HAND))
+def test_a_change_by_hand_to_a_marked_history_is_found_and_migrated(
+    source: MigrationSource,
+    change: str,
+    shared_target: PostgresTarget,
+    shared: PostgresSession,
+    marks: Marks,
+    new_tenant_id: NewTenantId,
+    other: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    changed, untouched = new_tenant_id("changed"), new_tenant_id("untouched")
+    for tenant_id in (changed, untouched):
+        create_tenant(shared, tenant_id, source)
+    for statement in CHANGES_BY_HAND[change]:
+        other.execute(
+            statement.format(
+                table=table(changed),
+                schema=f'"tenant_{changed}"',
+                function=marks.function.as_string(),
+            )
+        )
+
+    assert tenants_with_pending(shared, [changed, untouched], IDS, marks) == {changed}
+    report = run_all_tenant_migrations(shared_target, source)
+    assert report.ok
+    assert [result.tenant_id for result in report.migrated] == [changed]
+    # The worker that migrated it marked it: the next look does not read it.
+    assert unmarked(shared, marks, [changed, untouched]) == set()
+    assert tenants_with_pending(shared, [changed, untouched], IDS, marks) == set()
+
+
+def test_a_tenant_made_before_the_marks_is_watched_and_marked_by_the_next_run(
+    source: MigrationSource,
+    shared_target: PostgresTarget,
+    shared: PostgresSession,
+    marks: Marks,
+    new_tenant_id: NewTenantId,
+    other: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    tenant_id = new_tenant_id("older")
+    create_tenant(shared, tenant_id, source)
+    other.execute(f"DROP TRIGGER _tenant_history_changed ON {table(tenant_id)}")
+    other.execute(f"TRUNCATE {marks.table.as_string()}")
+    assert [u.watched for u in history_marks.unmarked(shared, marks, [tenant_id], "any")] == [False]
+
+    first = run_all_tenant_migrations(shared_target, source)
+
+    assert first.up_to_date == 1
+    assert unmarked(shared, marks, [tenant_id]) == set()
+    # Watched now: a change by hand is found.
+    other.execute(f"DELETE FROM {table(tenant_id)}")
+    assert tenants_with_pending(shared, [tenant_id], IDS, marks) == {tenant_id}
+
+
+def test_emptying_the_marks_makes_the_next_look_read_and_mark_every_history(
+    source: MigrationSource,
+    shared_target: PostgresTarget,
+    shared: PostgresSession,
+    marks: Marks,
+    new_tenant_id: NewTenantId,
+    other: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    tenants = [new_tenant_id(name) for name in ("a", "b")]
+    for tenant_id in tenants:
+        create_tenant(shared, tenant_id, source)
+    other.execute(f"TRUNCATE {marks.table.as_string()}")
+    other.execute(f"DELETE FROM {table(tenants[0])}")
+    assert unmarked(shared, marks, tenants) == set(tenants)
+
+    assert tenants_with_pending(shared, tenants, IDS, marks) == {tenants[0]}
+
+    assert unmarked(shared, marks, tenants) == {tenants[0]}
+    assert run_all_tenant_migrations(shared_target, source).ok
+    assert unmarked(shared, marks, tenants) == set()
+
+
+def test_a_busy_history_table_is_read_and_left_unwatched(
+    source: MigrationSource,
+    shared: PostgresSession,
+    marks: Marks,
+    new_tenant_id: NewTenantId,
+    other: psycopg.Connection[tuple[object, ...]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tenant_id = new_tenant_id("busy")
+    create_tenant(shared, tenant_id, source)
+    other.execute(f"DROP TRIGGER _tenant_history_changed ON {table(tenant_id)}")
+    monkeypatch.setattr("{{ cookiecutter.package_name }}.tenants.pending.WATCH_LOCK_TIMEOUT", 0.05)
+    # A writer's open transaction: the trigger cannot go on meanwhile.
+    with other.transaction():
+        other.execute(f"LOCK TABLE {table(tenant_id)} IN ROW EXCLUSIVE MODE")
+        assert tenants_with_pending(shared, [tenant_id], IDS, marks) == set()
+    assert [u.watched for u in history_marks.unmarked(shared, marks, [tenant_id], "any")] == [False]
+
+
+def test_a_change_committed_while_the_look_marks_leaves_the_tenant_unmarked(
+    source: MigrationSource,
+    shared_target: PostgresTarget,
+    shared: PostgresSession,
+    marks: Marks,
+    new_tenant_id: NewTenantId,
+    other: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    tenant_id = new_tenant_id("raced")
+    create_tenant(shared, tenant_id, source)
+    # Make the look read it: its mark is for other migrations.
+    other.execute(f"UPDATE {marks.table.as_string()} SET checked_for = 'older'")
+    looked: list[set[str]] = []
+    with other.transaction():
+        # A rollback by hand, not yet committed: its trigger holds the mark's row.
+        other.execute(f"DELETE FROM {table(tenant_id)}")
+        pid = shared.execute("SELECT pg_backend_pid()")[0][0]
+        look = threading.Thread(
+            target=lambda: looked.append(tenants_with_pending(shared, [tenant_id], IDS, marks))
+        )
+        look.start()
+        wait_until_waiting_for_a_lock(other, pid)
+    look.join(timeout=60)
+    # The look's snapshot was taken before the rollback committed: it saw
+    # a complete history, but must not have marked it so.
+    assert looked == [set()]
+    assert unmarked(shared, marks, [tenant_id]) == {tenant_id}
+    assert tenants_with_pending(shared, [tenant_id], IDS, marks) == {tenant_id}
+
+
+def wait_until_waiting_for_a_lock(connection: psycopg.Connection[tuple[object, ...]], pid: object) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        row = connection.execute(
+            "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)
+        ).fetchone()
+        if row is not None and row[0] == "Lock":
+            return
+        time.sleep(0.01)
+    raise AssertionError("the look never waited for the mark's row")

@@ -65,6 +65,7 @@ def create_tenant(
         history.ensure_table(shared)
         if marks is not None:
             history_marks.watch(shared, marks, [tenant_schema(tenant_id)])
+            history_marks.as_runner(shared, local=True)
         source = default_source(source)
         try:
             result = migrate_new_schema(shared, source, lock_retry=lock_retry)

@@ -88,11 +88,17 @@ FOUND_END: Final = sql.SQL(")")
 # The mark takes the version read in the statement's own snapshot (`seen`):
 # should a change to the history commit meanwhile, its trigger has moved the
 # version on, so the mark does not count (and the guard skips writing it).
+# A mark whose row another transaction holds (a migration in progress there,
+# whose trigger fired) is skipped, not waited for: the look never waits on a
+# migration, and two looks at once never deadlock.
 MARK: Final = sql.SQL(
+    ", free AS (SELECT schema_name FROM {marks}"
+    "  WHERE schema_name IN (SELECT schema_name FROM found WHERE complete) FOR UPDATE SKIP LOCKED)"
     ", marked AS (UPDATE {marks} AS m"
     " SET checked_for = %s, checked_version = seen.version, checked_table = found.history"
-    " FROM found JOIN {marks} AS seen ON seen.schema_name = found.schema_name"
-    " WHERE found.complete AND m.schema_name = seen.schema_name AND m.version = seen.version)"
+    " FROM found JOIN free ON free.schema_name = found.schema_name"
+    " JOIN {marks} AS seen ON seen.schema_name = found.schema_name"
+    " WHERE m.schema_name = seen.schema_name AND m.version = seen.version)"
 )
 INCOMPLETE: Final = sql.SQL(" SELECT position FROM found WHERE NOT complete")
 

@@ -88,7 +88,10 @@ def run_all_tenant_migrations(
             history_marks.mark_in_transaction(session, marks, migration_ids)
 
     def open_worker_session() -> PostgresSession:
-        return open_postgres_session(target)
+        session = open_postgres_session(target)
+        if marks is not None:
+            history_marks.as_runner(session, local=False)
+        return session
 
     with _shared_session(target) as shared, Workers(concurrency, open_worker_session, migrate) as workers:
         registry.ensure_registry(shared)

@@ -56,6 +56,9 @@ from .schemas import tenant_schema
 MARKS_TABLE: Final = "_tenant_history_marks"
 FUNCTION: Final = "_tenant_history_changed"
 TRIGGER: Final = "_tenant_history_changed"
+# Schemas given the trigger per transaction: each holds a lock on its table
+# until the transaction ends, and the server's lock table is finite.
+WATCH_CHUNK: Final = 100
 # Set in the runner's sessions: its own writes to the history do not move the version.
 RUNNER_SETTING: Final = "tenant_history.runner"
 # pg_trigger.tgtype of AFTER ... FOR EACH STATEMENT on INSERT (4), DELETE (8),
@@ -180,17 +183,18 @@ def as_runner(session: Session, *, local: bool) -> None:
 def watch_if_free(
     session: PostgresSession, marks: Marks, schemas: Sequence[str], lock_timeout: float
 ) -> None:
-    """`watch` in a transaction of its own that waits at most `lock_timeout`
-    for each table; if another transaction holds one longer, the schemas stay
-    unwatched (their histories are read) until a later run."""
-    if not schemas:
-        return
-    try:
-        with session.transaction():
-            session.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_timeout * 1000)}ms",))
-            watch(session, marks, schemas)
-    except psycopg.errors.LockNotAvailable:
-        log.debug("Left %d tenant schemas unwatched: their bookkeeping tables were busy", len(schemas))
+    """`watch`, WATCH_CHUNK schemas per transaction, each waiting at most
+    `lock_timeout` for each table; if another transaction holds one longer,
+    that chunk stays unwatched (its histories are read) until a later run."""
+    for start in range(0, len(schemas), WATCH_CHUNK):
+        chunk = schemas[start : start + WATCH_CHUNK]
+        try:
+            with session.transaction():
+                timeout = f"{int(lock_timeout * 1000)}ms"
+                session.execute("SELECT set_config('lock_timeout', %s, true)", (timeout,))
+                watch(session, marks, chunk)
+        except psycopg.errors.LockNotAvailable:
+            log.debug("Left %d tenant schemas unwatched: their bookkeeping tables were busy", len(chunk))
 
 
 def unmarked(

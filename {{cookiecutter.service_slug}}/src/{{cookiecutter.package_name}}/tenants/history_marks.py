@@ -7,8 +7,9 @@ per tenant schema, `_tenant_history_marks`: the migrations its history was
 last found to hold all of, the bookkeeping table it was found in, and the
 history's version then. A statement trigger on each tenant's bookkeeping
 table adds one to that version on every INSERT, UPDATE, DELETE or TRUNCATE,
-in the changing transaction, whoever makes the change: the runner, yoyo,
-psql. A mark counts only while all of these hold:
+in the changing transaction, whoever makes the change (yoyo, psql, a
+script), but for the runner itself (see below). A mark counts only while
+all of these hold:
 
 - its version is the history's current one (nothing changed since);
 - it was made for the same migrations as the ones shipped now;
@@ -26,10 +27,11 @@ connections from compiling the trigger's PL/pgSQL function once per tenant
 table (PL/pgSQL compiles a trigger function per trigger), whose plans every
 later catalog change in that connection would have to go through: at 10,000
 tenants that made migrate-all eight times slower.
+
 Disabling the trigger around a change and enabling it again after,
-replacing its function, or setting `tenant_history.runner` by hand are the
-ways to hide a change from the marks on purpose:
-`TRUNCATE _tenant_history_marks` makes the next run read every history.
+replacing its function, or setting `tenant_history.runner` by hand hides a
+change from the marks, on purpose only. `TRUNCATE _tenant_history_marks`
+makes the next run read every history.
 
 Citus refuses triggers on distributed tables, so on a Citus cluster nothing
 is marked and every history is read.

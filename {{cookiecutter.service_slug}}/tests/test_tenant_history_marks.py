@@ -27,6 +27,7 @@ from helpers_citus import shared_schema_on
 pytest_plugins = ["helpers_tenants"]
 
 NewTenantId = Callable[[str], str]
+Create = Callable[..., list[str]]
 IDS = ("0001_create_notes",)
 
 
@@ -47,6 +48,19 @@ def source(tmp_path: Path) -> MigrationSource:
 
 
 @pytest.fixture
+def created(shared: PostgresSession, source: MigrationSource, new_tenant_id: NewTenantId) -> Create:
+    """Tenants created (and so marked) with `source`, by name: their ids."""
+
+    def create(*names: str) -> list[str]:
+        tenants = [new_tenant_id(name) for name in names]
+        for tenant_id in tenants:
+            create_tenant(shared, tenant_id, source)
+        return tenants
+
+    return create
+
+
+@pytest.fixture
 def marks(shared: PostgresSession) -> Marks:
     found = history_marks.prepare(shared)
     assert found is not None
@@ -64,20 +78,22 @@ def table(tenant_id: str) -> str:
     return f'"tenant_{tenant_id}".schema_migrations'
 
 
+def watched(shared: PostgresSession, marks: Marks, tenant_id: str) -> bool:
+    """Whether the catalog shows the tenant's trigger and mark in place."""
+    return all(u.watched for u in history_marks.unmarked(shared, marks, [tenant_id], "any"))
+
+
 def unmarked(shared: PostgresSession, marks: Marks, tenants: list[str]) -> set[str]:
     return {u.tenant_id for u in history_marks.unmarked(shared, marks, tenants, history_marks.digest(IDS))}
 
 
 def test_a_created_tenant_is_marked_and_its_history_is_not_read(
-    source: MigrationSource,
     shared: PostgresSession,
     marks: Marks,
-    new_tenant_id: NewTenantId,
+    created: Create,
     other: psycopg.Connection[tuple[object, ...]],
 ) -> None:
-    tenants = [new_tenant_id(name) for name in ("a", "b")]
-    for tenant_id in tenants:
-        create_tenant(shared, tenant_id, source)
+    tenants = created("a", "b")
     assert unmarked(shared, marks, tenants) == set()
     # Should the look read a history, it would wait for this lock and fail.
     with other.transaction():
@@ -112,17 +128,15 @@ CHANGES_BY_HAND = {
 
 @pytest.mark.parametrize("change", list(CHANGES_BY_HAND))
 def test_a_change_by_hand_to_a_marked_history_is_found_and_migrated(
-    source: MigrationSource,
     change: str,
+    source: MigrationSource,
     shared_target: PostgresTarget,
     shared: PostgresSession,
     marks: Marks,
-    new_tenant_id: NewTenantId,
+    created: Create,
     other: psycopg.Connection[tuple[object, ...]],
 ) -> None:
-    changed, untouched = new_tenant_id("changed"), new_tenant_id("untouched")
-    for tenant_id in (changed, untouched):
-        create_tenant(shared, tenant_id, source)
+    changed, untouched = created("changed", "untouched")
     for statement in CHANGES_BY_HAND[change]:
         other.execute(
             statement.format(
@@ -146,14 +160,13 @@ def test_a_tenant_made_before_the_marks_is_watched_and_marked_by_the_next_run(
     shared_target: PostgresTarget,
     shared: PostgresSession,
     marks: Marks,
-    new_tenant_id: NewTenantId,
+    created: Create,
     other: psycopg.Connection[tuple[object, ...]],
 ) -> None:
-    tenant_id = new_tenant_id("older")
-    create_tenant(shared, tenant_id, source)
+    (tenant_id,) = created("older")
     other.execute(f"DROP TRIGGER _tenant_history_changed ON {table(tenant_id)}")
     other.execute(f"TRUNCATE {marks.table.as_string()}")
-    assert [u.watched for u in history_marks.unmarked(shared, marks, [tenant_id], "any")] == [False]
+    assert not watched(shared, marks, tenant_id)
 
     first = run_all_tenant_migrations(shared_target, source)
 
@@ -169,12 +182,10 @@ def test_emptying_the_marks_makes_the_next_look_read_and_mark_every_history(
     shared_target: PostgresTarget,
     shared: PostgresSession,
     marks: Marks,
-    new_tenant_id: NewTenantId,
+    created: Create,
     other: psycopg.Connection[tuple[object, ...]],
 ) -> None:
-    tenants = [new_tenant_id(name) for name in ("a", "b")]
-    for tenant_id in tenants:
-        create_tenant(shared, tenant_id, source)
+    tenants = created("a", "b")
     other.execute(f"TRUNCATE {marks.table.as_string()}")
     other.execute(f"DELETE FROM {table(tenants[0])}")
     assert unmarked(shared, marks, tenants) == set(tenants)
@@ -187,34 +198,30 @@ def test_emptying_the_marks_makes_the_next_look_read_and_mark_every_history(
 
 
 def test_a_busy_history_table_is_read_and_left_unwatched(
-    source: MigrationSource,
     shared: PostgresSession,
     marks: Marks,
-    new_tenant_id: NewTenantId,
+    created: Create,
     other: psycopg.Connection[tuple[object, ...]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    tenant_id = new_tenant_id("busy")
-    create_tenant(shared, tenant_id, source)
+    (tenant_id,) = created("busy")
     other.execute(f"DROP TRIGGER _tenant_history_changed ON {table(tenant_id)}")
-    monkeypatch.setattr("{{ cookiecutter.package_name }}.tenants.pending.WATCH_LOCK_TIMEOUT", 0.05)
+    monkeypatch.setattr("{{ cookiecutter.package_name }}.tenants.history_marks.WATCH_LOCK_TIMEOUT", 0.05)
     # A writer's open transaction: the trigger cannot go on meanwhile.
     with other.transaction():
         other.execute(f"LOCK TABLE {table(tenant_id)} IN ROW EXCLUSIVE MODE")
         assert tenants_with_pending(shared, [tenant_id], IDS, marks) == set()
-    assert [u.watched for u in history_marks.unmarked(shared, marks, [tenant_id], "any")] == [False]
+    assert not watched(shared, marks, tenant_id)
 
 
 def test_a_look_skips_a_mark_that_an_uncommitted_change_holds_and_the_next_look_finds_the_change(
-    source: MigrationSource,
     shared_target: PostgresTarget,
     shared: PostgresSession,
     marks: Marks,
-    new_tenant_id: NewTenantId,
+    created: Create,
     other: psycopg.Connection[tuple[object, ...]],
 ) -> None:
-    tenant_id = new_tenant_id("held")
-    create_tenant(shared, tenant_id, source)
+    (tenant_id,) = created("held")
     # Make the look read it: its mark is for other migrations.
     other.execute(f"UPDATE {marks.table.as_string()} SET checked_for = 'older'")
     with other.transaction():

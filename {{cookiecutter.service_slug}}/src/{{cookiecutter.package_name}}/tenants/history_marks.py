@@ -61,6 +61,8 @@ TRIGGER: Final = "_tenant_history_changed"
 # Schemas given the trigger per transaction: each holds a lock on its table
 # until the transaction ends, and the server's lock table is finite.
 WATCH_CHUNK: Final = 100
+# How long the look waits for a tenant's bookkeeping table to put its trigger on.
+WATCH_LOCK_TIMEOUT: Final = 1.0
 # Set in the runner's sessions: its own writes to the history do not move the version.
 RUNNER_SETTING: Final = "tenant_history.runner"
 # pg_trigger.tgtype of AFTER ... FOR EACH STATEMENT on INSERT (4), DELETE (8),
@@ -182,17 +184,15 @@ def as_runner(session: Session, *, local: bool) -> None:
     session.execute("SELECT set_config(%s, 'on', %s)", (RUNNER_SETTING, local))
 
 
-def watch_if_free(
-    session: PostgresSession, marks: Marks, schemas: Sequence[str], lock_timeout: float
-) -> None:
+def watch_if_free(session: PostgresSession, marks: Marks, schemas: Sequence[str]) -> None:
     """`watch`, WATCH_CHUNK schemas per transaction, each waiting at most
-    `lock_timeout` for each table; if another transaction holds one longer,
-    that chunk stays unwatched (its histories are read) until a later run."""
+    WATCH_LOCK_TIMEOUT for each table; if another transaction holds one
+    longer, that chunk stays unwatched (its histories are read) until a later run."""
     for start in range(0, len(schemas), WATCH_CHUNK):
         chunk = schemas[start : start + WATCH_CHUNK]
         try:
             with session.transaction():
-                timeout = f"{int(lock_timeout * 1000)}ms"
+                timeout = f"{int(WATCH_LOCK_TIMEOUT * 1000)}ms"
                 session.execute("SELECT set_config('lock_timeout', %s, true)", (timeout,))
                 watch(session, marks, chunk)
         except psycopg.errors.LockNotAvailable:

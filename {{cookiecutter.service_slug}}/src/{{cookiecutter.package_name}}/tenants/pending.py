@@ -24,9 +24,6 @@ from .history_marks import Marks
 from .registry import FailedTenant
 from .schemas import tenant_schema
 
-# How long the look waits for a tenant's bookkeeping table to put its trigger on.
-WATCH_LOCK_TIMEOUT: Final = 1.0
-
 
 def tenants_with_pending(
     session: PostgresSession,
@@ -50,7 +47,7 @@ def tenants_with_pending(
     made_for = history_marks.digest(migration_ids)
     unsure = history_marks.unmarked(session, marks, tenant_ids, made_for)
     unwatched = [tenant_schema(u.tenant_id) for u in unsure if u.has_history and not u.watched]
-    history_marks.watch_if_free(session, marks, unwatched, WATCH_LOCK_TIMEOUT)
+    history_marks.watch_if_free(session, marks, unwatched)
     readable = [u.tenant_id for u in unsure if u.has_history]
     without_history = {u.tenant_id for u in unsure if not u.has_history}
     return without_history | _read(session, readable, migration_ids, (marks, made_for))

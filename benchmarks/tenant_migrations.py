@@ -5,10 +5,12 @@ Run from the template root with `make bench-tenants` (or
 `postgresql` + `schema-per-tenant` service, and for each method below creates a
 fresh database holding N registered tenants (not timed), then times migrating
 all of them in a child process of its own. Each tenant's schema holds what
-`tenant-create` puts there before any migration: the service's empty
-bookkeeping table (a distributed table on Citus, so this matters there). With
---bare-schemas the schemas are empty, as a schema adopted from outside the
-service is, and ours' first migration also creates that table.
+`tenant-create` puts there in a service with no migrations yet: the service's
+empty bookkeeping table (a distributed table on Citus, so this matters there),
+watched and marked up to date (on plain PostgreSQL); the migrations are then
+those a later release adds. With --bare-schemas the schemas are empty, as a
+schema adopted from outside the service is, and ours' first migration also
+creates that table.
 
 - ours: the baked service's `run_all_tenant_migrations` (migrate-all), with
   its default concurrency unless --concurrency says otherwise;
@@ -103,9 +105,10 @@ class Tenants:
 
 def prepare(place: Place, count: int, tenants: Tenants, *, distributed: bool = False) -> None:
     """N registered tenants whose schemas hold what `tenant-create` puts in
-    them before any migration: an empty, watched bookkeeping table (with `bare`:
-    nothing at all, as a schema adopted from outside the service). On Citus,
-    with `distributed`, distributed schemas, as the service creates them there."""
+    them in a service with no migrations yet: an empty bookkeeping table,
+    watched and marked (with `bare`: nothing at all, as a schema adopted from
+    outside the service). On Citus, with `distributed`, distributed schemas,
+    as the service creates them there."""
     import psycopg
     from auth_service.database.postgresql import PostgresSession
     from auth_service.tenants import history_marks
@@ -128,6 +131,8 @@ def prepare(place: Place, count: int, tenants: Tenants, *, distributed: bool = F
                         create_history_table(connection, schema)
                 if marks is not None:
                     history_marks.watch(PostgresSession(connection), marks, [f"tenant_{t}" for t in chunk])
+                    for tenant_id in chunk:
+                        in_schema(connection, sql.Identifier(f"tenant_{tenant_id}"), mark_complete(marks))
                 connection.execute(
                     sql.SQL(
                         "INSERT INTO {} (id, schema_name) "
@@ -138,15 +143,30 @@ def prepare(place: Place, count: int, tenants: Tenants, *, distributed: bool = F
 
 
 def create_history_table(connection: Any, schema: Any) -> None:
-    """The baked service's own bookkeeping table, in `schema`; the search path
-    (where the registry is) is put back afterwards."""
-    from auth_service.database.postgresql import PostgresSession
+    """The baked service's own bookkeeping table, in `schema`."""
     from auth_service.migrator import history
+
+    in_schema(connection, schema, history.ensure_table)
+
+
+def mark_complete(marks: Any) -> Callable[[Any], None]:
+    """The tenant marked as holding all of no migrations, as tenant-create
+    marks a tenant of a service with none yet: the benchmark's migration is
+    one that a later release adds."""
+    from auth_service.tenants import history_marks
+
+    return lambda session: history_marks.mark_in_transaction(session, marks, [])
+
+
+def in_schema(connection: Any, schema: Any, action: Callable[[Any], None]) -> None:
+    """`action` on a session of the connection in `schema`, in the current
+    transaction; the search path (where the registry is) is put back afterwards."""
+    from auth_service.database.postgresql import PostgresSession
     from psycopg import sql
 
     shared_path = connection.execute("SELECT current_setting('search_path')").fetchone()[0]
     connection.execute(sql.SQL("SET LOCAL search_path TO {}").format(schema))
-    history.ensure_table(PostgresSession(connection))
+    action(PostgresSession(connection))
     connection.execute("SELECT set_config('search_path', %s, true)", (shared_path,))
 
 

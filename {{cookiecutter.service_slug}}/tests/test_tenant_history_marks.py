@@ -8,7 +8,7 @@ cover that path).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import psycopg
@@ -48,6 +48,18 @@ def source(tmp_path: Path) -> MigrationSource:
 
 
 @pytest.fixture
+def later_source(tmp_path: Path) -> MigrationSource:
+    """A later release: the same first migration and one more after it."""
+    directory = tmp_path / "later"
+    directory.mkdir()
+    (directory / "0001_create_notes.sql").write_text("CREATE TABLE IF NOT EXISTS notes (id integer);\n")
+    (directory / "0001_create_notes.rollback.sql").write_text("DROP TABLE notes;\n")
+    (directory / "0002_create_tags.sql").write_text("CREATE TABLE tags (id integer);\n")
+    (directory / "0002_create_tags.rollback.sql").write_text("DROP TABLE tags;\n")
+    return MigrationSource(directory)
+
+
+@pytest.fixture
 def created(shared: PostgresSession, source: MigrationSource, new_tenant_id: NewTenantId) -> Create:
     """Tenants created (and so marked) with `source`, by name: their ids."""
 
@@ -83,8 +95,14 @@ def watched(shared: PostgresSession, marks: Marks, tenant_id: str) -> bool:
     return all(u.watched for u in history_marks.unmarked(shared, marks, [tenant_id], "any"))
 
 
-def unmarked(shared: PostgresSession, marks: Marks, tenants: list[str]) -> set[str]:
-    return {u.tenant_id for u in history_marks.unmarked(shared, marks, tenants, history_marks.digest(IDS))}
+def unmarked(shared: PostgresSession, marks: Marks, tenants: list[str], ids: Sequence[str] = IDS) -> set[str]:
+    return {u.tenant_id for u in history_marks.unmarked(shared, marks, tenants, history_marks.digest(ids))}
+
+
+def test_the_earlier_digests_are_those_of_every_shorter_run_from_the_first() -> None:
+    ids = ["0001_a", "0002_b", "0003_c"]
+    assert history_marks.earlier_digests(ids) == [history_marks.digest(ids[:count]) for count in range(3)]
+    assert history_marks.earlier_digests([]) == []
 
 
 def test_a_created_tenant_is_marked_and_its_history_is_not_read(
@@ -233,3 +251,50 @@ def test_a_look_skips_a_mark_that_an_uncommitted_change_holds_and_the_next_look_
         assert tenants_with_pending(shared, [tenant_id], IDS, marks) == set()
         assert unmarked(shared, marks, [tenant_id]) == {tenant_id}
     assert tenants_with_pending(shared, [tenant_id], IDS, marks) == {tenant_id}
+
+
+def test_a_tenant_marked_by_an_earlier_release_is_pending_unread_and_marked_once_migrated(
+    later_source: MigrationSource,
+    shared_target: PostgresTarget,
+    shared: PostgresSession,
+    marks: Marks,
+    created: Create,
+    other: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    tenants = created("a", "b")
+    later = later_source.migration_ids()
+    # Should the look read a history, it would wait for this lock and fail.
+    with other.transaction():
+        other.execute(f"LOCK TABLE {table(tenants[0])} IN ACCESS EXCLUSIVE MODE")
+        shared.execute("SET lock_timeout = '10s'")
+        assert tenants_with_pending(shared, tenants, later, marks) == set(tenants)
+
+    report = run_all_tenant_migrations(shared_target, later_source)
+
+    assert report.ok
+    assert {result.tenant_id for result in report.migrated} == set(tenants)
+    assert unmarked(shared, marks, tenants, later) == set()
+    assert tenants_with_pending(shared, tenants, later, marks) == set()
+
+
+def test_a_tenant_marked_earlier_that_holds_every_migration_is_found_up_to_date_and_marked(
+    later_source: MigrationSource,
+    shared_target: PostgresTarget,
+    shared: PostgresSession,
+    marks: Marks,
+    new_tenant_id: NewTenantId,
+) -> None:
+    # A rolling release: the new code created the tenant with both
+    # migrations, then a replica still on the old code looked at it and
+    # marked it for the first migration only.
+    tenant_id = new_tenant_id("rolling")
+    create_tenant(shared, tenant_id, later_source)
+    later = later_source.migration_ids()
+    assert tenants_with_pending(shared, [tenant_id], IDS, marks) == set()
+    assert unmarked(shared, marks, [tenant_id], later) == {tenant_id}
+
+    assert tenants_with_pending(shared, [tenant_id], later, marks) == {tenant_id}
+    report = run_all_tenant_migrations(shared_target, later_source)
+
+    assert report.ok and report.up_to_date == 1 and not report.migrated
+    assert unmarked(shared, marks, [tenant_id], later) == set()

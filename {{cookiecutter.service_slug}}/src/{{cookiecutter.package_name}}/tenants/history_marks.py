@@ -18,7 +18,12 @@ all of these hold:
 - the trigger is on that table, enabled always (so that a session in
   replica mode fires it too), calling this module's function.
 
-Otherwise the tenant's history is read, as before, and marked afresh.
+A mark that counts in every way but was made for the first of the shipped
+migrations only (by an earlier release, before the ones added since) makes
+the tenant pending without a read: the runner's worker reads its history
+under the migration lock anyway, and marks it for the shipped migrations,
+migrated or found up to date. Otherwise the tenant's history is read, as
+before, and marked afresh.
 
 The runner's own records skip the trigger (its sessions set
 `tenant_history.runner`, which the trigger's WHEN clause reads): it marks
@@ -44,6 +49,7 @@ import logging
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import cache
 from typing import Final
 
 import psycopg
@@ -97,11 +103,16 @@ class Marks:
 
 @dataclass(frozen=True)
 class Unmarked:
-    """A tenant whose mark does not count: why, as far as the catalog says."""
+    """A tenant whose mark does not count for the shipped migrations: why, as
+    far as the catalog and the marks say."""
 
     tenant_id: str
     has_history: bool
     watched: bool
+    # Its mark counts for the first of them only (an earlier release's
+    # migrations): it is presumed to lack the others, unread. Whoever
+    # migrates it reads its history under the lock anyway.
+    marked_earlier: bool = False
 
 
 def prepare(shared: PostgresSession, *, on_citus: bool | None = None) -> Marks | None:
@@ -152,6 +163,21 @@ def digest(migration_ids: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(migration_ids).encode()).hexdigest()
 
 
+def earlier_digests(migration_ids: Sequence[str]) -> list[str]:
+    """The digests of every shorter run of `migration_ids` from the first
+    (none included): what a mark made by an earlier release says, when a
+    release adds migrations after the last. Hashed as one stream, so a long
+    history costs its length once, not once per migration."""
+    if not migration_ids:
+        return []
+    running = hashlib.sha256()
+    digests = [running.hexdigest()]
+    for position, migration_id in enumerate(migration_ids[:-1]):
+        running.update((("\n" if position else "") + migration_id).encode())
+        digests.append(running.copy().hexdigest())
+    return digests
+
+
 def watch(session: PostgresSession, marks: Marks, schemas: Sequence[str]) -> None:
     """Put the trigger on each schema's bookkeeping table and give it a mark
     that does not count yet; in the caller's transaction, if it has one."""
@@ -200,58 +226,82 @@ def watch_if_free(session: PostgresSession, marks: Marks, schemas: Sequence[str]
 
 
 def unmarked(
-    session: PostgresSession, marks: Marks, tenant_ids: Sequence[str], made_for: str
+    session: PostgresSession,
+    marks: Marks,
+    tenant_ids: Sequence[str],
+    made_for: str,
+    made_earlier: Sequence[str] = (),
 ) -> list[Unmarked]:
-    """The tenants among `tenant_ids` whose mark does not count, from the
-    catalog and the marks alone: no tenant's table is read. Each tenant's
-    rows are found through their indexes: a join here would scan all the
-    tenants' triggers and marks for each page. A tenant with no mark at all
-    is not watched: its trigger and mark are put back before it is read."""
+    """The tenants among `tenant_ids` whose mark does not count for
+    `made_for`, from the catalog and the marks alone: no tenant's table is
+    read. A mark that counts for one of `made_earlier` instead says so
+    (`marked_earlier`). Each tenant's rows are found through their indexes:
+    a join here would scan all the tenants' triggers and marks for each page.
+    A tenant with no mark at all is not watched: its trigger and mark are put
+    back before it is read."""
     rows = session.execute(
         sql.SQL(
-            "SELECT id, history IS NOT NULL, coalesce(watched, false) AND marked IS NOT NULL FROM ("
+            "SELECT id, history IS NOT NULL, coalesce(watched, false) AND marked IS NOT NULL,"
+            " coalesce(watched, false) AND marked = 'earlier' FROM ("
             " SELECT r.id, h.history,"
             "  (SELECT t.tgenabled = 'A' AND t.tgtype = %s AND t.tgqual IS NOT NULL"
             "    AND t.tgfoid = to_regprocedure(%s)"
             "   FROM pg_trigger AS t WHERE t.tgrelid = h.history AND t.tgname = %s) AS watched,"
-            "  (SELECT coalesce(m.checked_for = %s AND m.checked_version = m.version"
-            "    AND m.checked_table = h.history, false)"
+            # NULL: no mark at all; 'stale': one that counts for nothing.
+            "  (SELECT coalesce(CASE WHEN m.checked_version = m.version AND m.checked_table = h.history"
+            "    THEN CASE WHEN m.checked_for = %s THEN 'now'"
+            "     WHEN m.checked_for = ANY(%s::text[]) THEN 'earlier' END"
+            "    END, 'stale')"
             "   FROM {} AS m WHERE m.schema_name = r.schema_name) AS marked"
             " FROM unnest(%s::text[], %s::text[]) AS r(id, schema_name)"
             " CROSS JOIN LATERAL"
             "  (SELECT to_regclass(format('%%I.%%I', r.schema_name, %s::text))::oid AS history) AS h"
-            ") AS found WHERE NOT (coalesce(watched, false) AND coalesce(marked, false))"
+            ") AS found WHERE NOT (coalesce(watched, false) AND coalesce(marked = 'now', false))"
         ).format(marks.table),
         (
             TRIGGER_TYPE,
             marks.function_signature(),
             TRIGGER,
             made_for,
+            list(made_earlier),
             list(tenant_ids),
             [tenant_schema(t) for t in tenant_ids],
             HISTORY_TABLE,
         ),
     )
-    return [Unmarked(row[0], bool(row[1]), bool(row[2])) for row in rows]
+    return [Unmarked(row[0], bool(row[1]), bool(row[2]), bool(row[3])) for row in rows]
 
 
 def mark_in_transaction(session: Session, marks: Marks, migration_ids: Sequence[str]) -> None:
     """Mark the schema the session is in if its history holds every one of
     `migration_ids`: in the transaction of the runner's migration just
     recorded there (a record that, made by the runner, did not move the
-    version). Like the look's marking, it takes the version read in its own
-    snapshot (`seen`), so a change by hand committed meanwhile leaves the mark
-    not counting; one in progress holds the row until it ends."""
+    version), or on its own for a tenant the runner found up to date. Like
+    the look's marking, it takes the version read in its own snapshot
+    (`seen`), so a change by hand committed meanwhile leaves the mark not
+    counting; and a mark whose row a change in progress holds is left as it
+    is (the next look reads that history), not waited for."""
     session.execute(
+        _mark_statement(marks),
+        (digest(migration_ids), HISTORY_TABLE, list(migration_ids), len(migration_ids)),
+    )
+
+
+@cache
+def _mark_statement(marks: Marks) -> str:
+    """mark_in_transaction's statement, composed once per shared schema:
+    composed per tenant, it cost the client more than running it."""
+    return (
         sql.SQL(
             "UPDATE {marks} AS m SET checked_for = %s, checked_version = seen.version,"
             " checked_table = seen.history"
             " FROM (SELECT version, to_regclass(%s)::oid AS history FROM {marks}"
             "  WHERE schema_name = {here}) AS seen"
             " WHERE m.schema_name = {here} AND m.version = seen.version"
+            " AND m.schema_name IN (SELECT schema_name FROM {marks} WHERE schema_name = {here}"
+            "  FOR UPDATE SKIP LOCKED)"
             " AND (SELECT count(*) FROM {history} WHERE id = ANY(%s)) = %s"
         )
         .format(marks=marks.table, history=sql.Identifier(HISTORY_TABLE), here=CURRENT_SCHEMA)
-        .as_string(),
-        (digest(migration_ids), HISTORY_TABLE, list(migration_ids), len(migration_ids)),
+        .as_string()
     )

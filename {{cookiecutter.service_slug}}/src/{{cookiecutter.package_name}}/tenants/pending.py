@@ -2,8 +2,10 @@
 
 Finding that nothing is pending must not cost a connection, a yoyo backend or
 a round trip per tenant. With marks (history_marks.py), one query over the
-catalog and the marks finds the tenants whose mark does not count; without,
-one finds the tenant schemas with no bookkeeping table yet. Then one UNION
+catalog and the marks finds the tenants whose mark does not count; those
+marked by an earlier release (for the first of the shipped migrations only)
+are pending without being read. Without marks, one query finds the tenant
+schemas with no bookkeeping table yet. Then one UNION
 ALL query per page of the remaining tenants counts, in each schema's
 `schema_migrations`, how many of the shipped migrations are applied, and
 marks those that hold them all. Only the tenants that come back have work to do.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Final
 
 from psycopg import sql
@@ -45,12 +48,21 @@ def tenants_with_pending(
         pending = {row[0] for row in rows}
         return pending | _read(session, [t for t in tenant_ids if t not in pending], migration_ids)
     made_for = history_marks.digest(migration_ids)
-    unsure = history_marks.unmarked(session, marks, tenant_ids, made_for)
+    earlier = _earlier_digests(tuple(migration_ids))
+    unsure = history_marks.unmarked(session, marks, tenant_ids, made_for, earlier)
     unwatched = [tenant_schema(u.tenant_id) for u in unsure if u.has_history and not u.watched]
     history_marks.watch_if_free(session, marks, unwatched)
-    readable = [u.tenant_id for u in unsure if u.has_history]
+    # Marked by an earlier release: behind by the migrations added since.
+    behind = {u.tenant_id for u in unsure if u.marked_earlier}
+    readable = [u.tenant_id for u in unsure if u.has_history and not u.marked_earlier]
     without_history = {u.tenant_id for u in unsure if not u.has_history}
-    return without_history | _read(session, readable, migration_ids, (marks, made_for))
+    return without_history | behind | _read(session, readable, migration_ids, (marks, made_for))
+
+
+@lru_cache(maxsize=1)
+def _earlier_digests(migration_ids: tuple[str, ...]) -> list[str]:
+    """history_marks.earlier_digests, once per run rather than once per page."""
+    return history_marks.earlier_digests(migration_ids)
 
 
 def _read(

@@ -5,8 +5,9 @@ migration files) and its own `schema_migrations`, so each tenant has its own
 history and batches. For many tenants, this module:
 
 - skips the up-to-date ones with a few queries for all of them (pending.py),
-  without reading the history of those marked up to date (history_marks.py),
-  unless nearly all of them turn out pending (Lookout);
+  without reading the history of those marked up to date, or marked by an
+  earlier release (history_marks.py), unless nearly all of them turn out
+  pending (Lookout);
 - migrates the others on a bounded number of threads, each with one
   connection of its own, reused from tenant to tenant (workers.py);
 - keeps going past a failing tenant and reports every failure at the end;
@@ -77,9 +78,15 @@ def run_all_tenant_migrations(
     # Every tenant is migrated the same way; the workers only choose the tenant.
     def migrate(session: PostgresSession, tenant_id: str) -> TenantResult:
         # One line per migration per tenant would bury the progress report.
-        return migrate_in_schema(
+        result = migrate_in_schema(
             session, tenant_id, source, lock_timeout, lock_retry, on_drift, logging.DEBUG, mark
         )
+        if result.outcome == "up to date":
+            # Handed out unread (marked by an earlier release, or while the
+            # lookout rested) and found complete: marked now, the next look
+            # does not hand it out again.
+            mark(session)
+        return result
 
     # Marked in its last migration's transaction, a tenant is not read by the
     # next run's look. (The workers start once `marks` is known, below.)

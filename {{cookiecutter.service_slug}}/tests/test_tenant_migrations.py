@@ -24,7 +24,7 @@ from {{ cookiecutter.package_name }}.database.session import session_scope
 from {{ cookiecutter.package_name }}.errors import MigrationError, Remedy
 from {{ cookiecutter.package_name }}.log_context import LogContextFilter
 from {{ cookiecutter.package_name }}.migrator.applying import NotTransactionalError
-from {{ cookiecutter.package_name }}.migrator.runner import run_migrations
+from {{ cookiecutter.package_name }}.migrator.runner import apply_pending, run_migrations
 from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
 from {{ cookiecutter.package_name }}.tenants import registry as tenant_registry
 from {{ cookiecutter.package_name }}.tenants import runner as tenant_runner
@@ -47,6 +47,7 @@ from {{ cookiecutter.package_name }}.tenants.schemas import (
     InvalidTenantIdError,
     TenantExistsError,
     UnknownTenantError,
+    enter_tenant_schema_to_migrate,
 )
 from {{ cookiecutter.package_name }}.tenants.workers import SMALLEST_SHARE
 from conftest import cli, subprocess_env, target_url
@@ -650,6 +651,70 @@ def test_tenant_commands_on_sqlite_say_they_need_postgresql(tmp_path_factory: py
         assert result.returncode == 1, command
         assert result.stderr.strip().startswith("error: schema-per-tenant needs PostgreSQL"), result.stderr
 {%- endif %}
+
+
+def lock_is_free(session: PostgresSession, tenant_id: str) -> bool:
+    """Whether another session could take the tenant's migration lock now."""
+    key = "hashtextextended('migrations:' || %s, 0)"
+    [(free,)] = session.execute(f"SELECT pg_try_advisory_lock({key})", (f"tenant_{tenant_id}",))
+    if free:
+        session.execute(f"SELECT pg_advisory_unlock({key})", (f"tenant_{tenant_id}",))
+    return bool(free)
+
+
+def test_a_worker_keeps_a_tenants_lock_until_it_enters_the_next_one(
+    shared_target: PostgresTarget,
+    shared: PostgresSession,
+    new_tenant_id: NewTenantId,
+    source: MigrationSource,
+) -> None:
+    first, second = new_tenant_id("first"), new_tenant_id("second")
+    create_tenant(shared, first, source)
+    create_tenant(shared, second, source)
+    add_migration(source, "0002_add_nickname", "ALTER TABLE users ADD COLUMN nickname TEXT;", "SELECT 1;")
+    worker = open_postgres_session(shared_target)
+    try:
+        enter_tenant_schema_to_migrate(worker, first)
+        assert not lock_is_free(shared, first)
+        assert apply_pending(worker, source).applied == ["0002_add_nickname"]
+        # Kept past the migration: released by entering the next tenant.
+        assert not lock_is_free(shared, first)
+        enter_tenant_schema_to_migrate(worker, second)
+        assert lock_is_free(shared, first) and not lock_is_free(shared, second)
+        assert apply_pending(worker, source).applied == ["0002_add_nickname"]
+        # A missing schema is refused, and the lock kept before is released all the same.
+        with pytest.raises(UnknownTenantError, match="has no schema"):
+            enter_tenant_schema_to_migrate(worker, new_tenant_id("missing"))
+        assert lock_is_free(shared, second)
+    finally:
+        worker.close()
+    assert history(shared, first) == history(shared, second) == [(FIRST, 1), ("0002_add_nickname", 2)]
+
+
+def test_migrate_all_waits_for_a_tenant_another_process_holds_then_fails_it_alone(
+    shared_target: PostgresTarget,
+    shared: PostgresSession,
+    new_tenant_id: NewTenantId,
+    source: MigrationSource,
+) -> None:
+    tenants = [new_tenant_id(name) for name in ("a", "b", "c")]
+    for tenant_id in tenants:
+        create_tenant(shared, tenant_id, source)
+    add_migration(source, "0002_add_nickname", "ALTER TABLE users ADD COLUMN nickname TEXT;", "SELECT 1;")
+    busy = tenants[1]
+    holder = open_postgres_session(shared_target)
+    try:
+        holder.execute(f'SET search_path TO "tenant_{busy}"')
+        with holder.migration_lock(timeout=5):
+            report = run_all_tenant_migrations(shared_target, source, concurrency=2, lock_timeout=0.3)
+    finally:
+        holder.close()
+
+    assert {r.tenant_id for r in report.migrated} == {tenants[0], tenants[2]}
+    [failed] = report.failed
+    assert failed.tenant_id == busy and "MIGRATION_LOCK_TIMEOUT" in (failed.error or "")
+    assert history(shared, busy) == [(FIRST, 1)]
+    assert [r.tenant_id for r in run_all_tenant_migrations(shared_target, source).migrated] == [busy]
 
 
 def test_a_tenant_whose_table_stays_locked_fails_with_its_blocker_and_the_others_migrate(

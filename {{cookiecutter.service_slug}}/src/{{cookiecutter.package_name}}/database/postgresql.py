@@ -28,6 +28,8 @@ from .session import MissingTable, Row, UniqueViolation
 # session-level advisory lock is released by the server when the session ends,
 # so a killed process cannot leave it behind (unlike a lock row).
 LOCK_KEY_SQL = "hashtextextended('migrations:' || coalesce(current_schema(), ''), 0)"
+# The same key, of a schema named in the statement (see enter_schema_to_migrate).
+NAMED_LOCK_KEY_SQL = "hashtextextended('migrations:' || {}, 0)"
 WATCH_CLIENT_SQL = "set_config('client_connection_check_interval', '1s', false)"
 # A waiting replica asks again after 50 ms, then less and less often (at most
 # once a second), each pause jittered so that replicas do not ask in step.
@@ -49,6 +51,14 @@ class PostgresSession:
         # The server process a migration session was checked to own (None: not checked).
         self._backend_pid = backend_pid
         self._watcher: BlockerWatcher | None = None
+        # A session that enters schema after schema to migrate them
+        # (enter_schema_to_migrate) keeps each one's migration lock past its
+        # migration, and releases it with the statement that enters the next.
+        # The schema entered last, and whether this session holds its lock
+        # outside a migration_lock block (taken on entering, or kept after a
+        # migration): the next migration_lock there uses it.
+        self._entered: str | None = None
+        self._held = False
 
     @property
     def dialect(self) -> Literal["postgresql"]:
@@ -101,14 +111,29 @@ class PostgresSession:
 
     @contextmanager
     def migration_lock(self, timeout: float) -> Iterator[None]:
+        if self._held:
+            # Taken on entering the schema, or kept since its last migration
+            # (the search path has stayed on it: only entering moves it).
+            self._held = False
+        else:
+            self._take_migration_lock(timeout)
+        try:
+            yield
+        finally:
+            if self._entered is not None:
+                # Released with the statement that enters the next schema.
+                self._held = True
+            elif not self._connection.closed:
+                self._connection.execute(f"SELECT pg_advisory_unlock({LOCK_KEY_SQL})")
+
+    def _take_migration_lock(self, timeout: float) -> None:
         # Most of the time nobody holds it: one round trip, no timeout to set.
         # The same statement asks the server to notice a client that dies
         # mid-migration (PostgreSQL 14+), so that a killed process's statement
         # and its lock end within a second instead of running to completion.
-        watch = f", {WATCH_CLIENT_SQL}" if self._connection.info.server_version >= 140000 else ""
         try:
             row = self._connection.execute(
-                f"SELECT pg_try_advisory_lock({LOCK_KEY_SQL}), pg_backend_pid(){watch}"
+                f"SELECT pg_try_advisory_lock({LOCK_KEY_SQL}), pg_backend_pid(){self._watch_client()}"
             ).fetchone()
             if row:
                 self.check_backend(row[1])
@@ -118,11 +143,36 @@ class PostgresSession:
             raise DatabaseUnavailableError(
                 f"lost the database while taking the migration lock: {first_line(error)}"
             ) from None
-        try:
-            yield
-        finally:
-            if not self._connection.closed:
-                self._connection.execute(f"SELECT pg_advisory_unlock({LOCK_KEY_SQL})")
+
+    def _watch_client(self) -> str:
+        return f", {WATCH_CLIENT_SQL}" if self._connection.info.server_version >= 140000 else ""
+
+    def enter_schema_to_migrate(self, schema: str) -> bool:
+        """Make `schema` the session's search path and try its migration
+        lock, for the next migration_lock to use, releasing the lock this
+        session kept from the schema it migrated before: one statement (a
+        migration then costs one round trip fewer to enter and one fewer to
+        leave). From the first call on, the session keeps each lock past its
+        migration until it enters the next schema or closes. False, with the
+        lock kept before released, if there is no such schema."""
+        release = self._entered if self._held else None
+        # The LEFT JOIN returns a row, so the release runs, even if the schema
+        # is missing. quote_ident makes the value an identifier on the server;
+        # the schema name itself travels as a parameter, never as SQL (the
+        # statement is built from this module's constants only).
+        [(pid, locked, *_)] = self._connection.execute(
+            "SELECT pg_backend_pid(), entered.locked,"  # noqa: S608
+            " CASE WHEN %s::text IS NOT NULL"
+            f" THEN pg_advisory_unlock({NAMED_LOCK_KEY_SQL.format('%s::text')}) END"
+            f"{self._watch_client()} FROM (SELECT 1) AS one"
+            " LEFT JOIN LATERAL (SELECT set_config('search_path', quote_ident(nspname), false),"
+            f" pg_try_advisory_lock({NAMED_LOCK_KEY_SQL.format('nspname::text')}) AS locked"
+            " FROM pg_namespace WHERE nspname = %s) AS entered ON true",
+            (release, release, schema),
+        ).fetchall()
+        self._entered, self._held = schema, bool(locked)
+        self.check_backend(pid)
+        return locked is not None
 
     def check_backend(self, pid: int) -> None:
         """Raise NotOwnSessionError if a statement of a migration session ran on

@@ -84,6 +84,16 @@ def enter_tenant_schema(session: PostgresSession, tenant_id: str, *, local: bool
     session.check_backend(rows[0][1])
 
 
+def enter_tenant_schema_to_migrate(session: PostgresSession, tenant_id: str) -> None:
+    """enter_tenant_schema for a session that migrates tenant after tenant
+    (a worker's): it also tries the tenant's migration lock, and releases the
+    one of the tenant migrated before, in the same statement
+    (PostgresSession.enter_schema_to_migrate)."""
+    schema = tenant_schema(tenant_id)
+    if not session.enter_schema_to_migrate(schema):
+        raise UnknownTenantError(f"tenant {tenant_id!r} has no schema {schema!r} in this database")
+
+
 @contextmanager
 def tenant_session(pool: SessionPool, tenant_id: str) -> Iterator[PostgresSession]:
     """A pooled session scoped to one tenant, for a request's work.

@@ -15,7 +15,7 @@ from ..errors import ServiceError
 from ..log_context import log_context
 from .one_tenant import failed_result
 from .results import TenantResult
-from .schemas import enter_tenant_schema
+from .schemas import enter_tenant_schema_to_migrate
 
 # Fewer tenants than this are looked at on one connection: another connection
 # would cost more to open than it saves.
@@ -27,7 +27,9 @@ Finder = Callable[[PostgresSession, Sequence[str]], set[str]]
 class Workers:
     """A thread pool whose threads share `concurrency` connections, each opened
     (with `open_session`) on first use and reused for tenant after tenant;
-    `migrate` does the work in the tenant's schema."""
+    `migrate` does the work in the tenant's schema. A connection keeps the
+    migration lock of the tenant it migrated last until it enters the next
+    one (one statement does both) or closes."""
 
     def __init__(
         self,
@@ -79,7 +81,7 @@ class Workers:
         with log_context(tenant=tenant_id):
             try:
                 with self._session() as session:
-                    enter_tenant_schema(session, tenant_id)
+                    enter_tenant_schema_to_migrate(session, tenant_id)
                     return self._migrate(session, tenant_id)
             except (ServiceError, psycopg.Error) as error:
                 return failed_result(tenant_id, error, started)

@@ -42,8 +42,7 @@ def shared_target() -> Iterator[PostgresTarget]:
 def source(tmp_path: Path) -> MigrationSource:
     """One migration that can run again over its own work, so that a tenant
     whose history lost it by hand migrates again cleanly."""
-    (tmp_path / "0001_create_notes.sql").write_text("CREATE TABLE IF NOT EXISTS notes (id integer);\n")
-    (tmp_path / "0001_create_notes.rollback.sql").write_text("DROP TABLE notes;\n")
+    write_migration(tmp_path, "0001_create_notes", "CREATE TABLE IF NOT EXISTS notes (id integer);")
     return MigrationSource(tmp_path)
 
 
@@ -52,11 +51,15 @@ def later_source(tmp_path: Path) -> MigrationSource:
     """A later release: the same first migration and one more after it."""
     directory = tmp_path / "later"
     directory.mkdir()
-    (directory / "0001_create_notes.sql").write_text("CREATE TABLE IF NOT EXISTS notes (id integer);\n")
-    (directory / "0001_create_notes.rollback.sql").write_text("DROP TABLE notes;\n")
-    (directory / "0002_create_tags.sql").write_text("CREATE TABLE tags (id integer);\n")
-    (directory / "0002_create_tags.rollback.sql").write_text("DROP TABLE tags;\n")
+    write_migration(directory, "0001_create_notes", "CREATE TABLE IF NOT EXISTS notes (id integer);")
+    write_migration(directory, "0002_create_tags", "CREATE TABLE tags (id integer);")
     return MigrationSource(directory)
+
+
+def write_migration(directory: Path, name: str, forward: str) -> None:
+    """A migration file and its rollback, which drops the table it creates."""
+    (directory / f"{name}.sql").write_text(f"{forward}\n")
+    (directory / f"{name}.rollback.sql").write_text(f"DROP TABLE {name.split('_', 2)[2]};\n")
 
 
 @pytest.fixture
@@ -99,6 +102,21 @@ def unmarked(shared: PostgresSession, marks: Marks, tenants: list[str], ids: Seq
     return {u.tenant_id for u in history_marks.unmarked(shared, marks, tenants, history_marks.digest(ids))}
 
 
+def look_reading_nothing(
+    shared: PostgresSession,
+    other: psycopg.Connection[tuple[object, ...]],
+    marks: Marks,
+    tenants: list[str],
+    ids: Sequence[str],
+) -> set[str]:
+    """The look's pending tenants, while the first one's history is locked:
+    should the look read a history, it would wait for that lock and fail."""
+    with other.transaction():
+        other.execute(f"LOCK TABLE {table(tenants[0])} IN ACCESS EXCLUSIVE MODE")
+        shared.execute("SET lock_timeout = '10s'")
+        return tenants_with_pending(shared, tenants, ids, marks)
+
+
 def test_the_earlier_digests_are_those_of_every_shorter_run_from_the_first() -> None:
     ids = ["0001_a", "0002_b", "0003_c"]
     assert history_marks.earlier_digests(ids) == [history_marks.digest(ids[:count]) for count in range(3)]
@@ -113,11 +131,7 @@ def test_a_created_tenant_is_marked_and_its_history_is_not_read(
 ) -> None:
     tenants = created("a", "b")
     assert unmarked(shared, marks, tenants) == set()
-    # Should the look read a history, it would wait for this lock and fail.
-    with other.transaction():
-        other.execute(f"LOCK TABLE {table(tenants[0])} IN ACCESS EXCLUSIVE MODE")
-        shared.execute("SET lock_timeout = '10s'")
-        assert tenants_with_pending(shared, tenants, IDS, marks) == set()
+    assert look_reading_nothing(shared, other, marks, tenants, IDS) == set()
 
 
 CHANGES_BY_HAND = {
@@ -263,11 +277,7 @@ def test_a_tenant_marked_by_an_earlier_release_is_pending_unread_and_marked_once
 ) -> None:
     tenants = created("a", "b")
     later = later_source.migration_ids()
-    # Should the look read a history, it would wait for this lock and fail.
-    with other.transaction():
-        other.execute(f"LOCK TABLE {table(tenants[0])} IN ACCESS EXCLUSIVE MODE")
-        shared.execute("SET lock_timeout = '10s'")
-        assert tenants_with_pending(shared, tenants, later, marks) == set(tenants)
+    assert look_reading_nothing(shared, other, marks, tenants, later) == set(tenants)
 
     report = run_all_tenant_migrations(shared_target, later_source)
 

@@ -64,6 +64,26 @@ def add_migration(source: MigrationSource, name: str, forward: str, rollback: st
     (source.directory / f"{name}.rollback.sql").write_text(rollback)
 
 
+NICKNAME = "0002_add_nickname"
+
+
+def created_then_behind(
+    shared: PostgresSession, new_tenant_id: NewTenantId, source: MigrationSource, *names: str
+) -> list[str]:
+    """Tenants created with `source`, which then gains a migration (NICKNAME)
+    that none of them has: their ids."""
+    tenants = [new_tenant_id(name) for name in names]
+    for tenant_id in tenants:
+        create_tenant(shared, tenant_id, source)
+    add_migration(
+        source,
+        NICKNAME,
+        "ALTER TABLE users ADD COLUMN nickname TEXT;",
+        "ALTER TABLE users DROP COLUMN nickname;",
+    )
+    return tenants
+
+
 def history(session: PostgresSession, tenant_id: str) -> list[tuple[str, int]]:
     rows = session.execute(f'SELECT id, batch FROM "tenant_{tenant_id}".schema_migrations ORDER BY id')
     return [(row[0], row[1]) for row in rows]
@@ -476,15 +496,7 @@ def test_the_lock_is_per_schema(
     new_tenant_id: NewTenantId,
     source: MigrationSource,
 ) -> None:
-    busy, free = new_tenant_id("busy"), new_tenant_id("free")
-    create_tenant(shared, busy, source)
-    create_tenant(shared, free, source)
-    add_migration(
-        source,
-        "0002_add_nickname",
-        "ALTER TABLE users ADD COLUMN nickname TEXT;",
-        "ALTER TABLE users DROP COLUMN nickname;",
-    )
+    busy, free = created_then_behind(shared, new_tenant_id, source, "busy", "free")
     holder = open_postgres_session(shared_target)
     try:
         holder.execute(f'SET search_path TO "tenant_{busy}"')
@@ -668,10 +680,7 @@ def test_a_worker_keeps_a_tenants_lock_until_it_enters_the_next_one(
     new_tenant_id: NewTenantId,
     source: MigrationSource,
 ) -> None:
-    first, second = new_tenant_id("first"), new_tenant_id("second")
-    create_tenant(shared, first, source)
-    create_tenant(shared, second, source)
-    add_migration(source, "0002_add_nickname", "ALTER TABLE users ADD COLUMN nickname TEXT;", "SELECT 1;")
+    first, second = created_then_behind(shared, new_tenant_id, source, "first", "second")
     worker = open_postgres_session(shared_target)
     try:
         enter_tenant_schema_to_migrate(worker, first)
@@ -697,10 +706,7 @@ def test_migrate_all_waits_for_a_tenant_another_process_holds_then_fails_it_alon
     new_tenant_id: NewTenantId,
     source: MigrationSource,
 ) -> None:
-    tenants = [new_tenant_id(name) for name in ("a", "b", "c")]
-    for tenant_id in tenants:
-        create_tenant(shared, tenant_id, source)
-    add_migration(source, "0002_add_nickname", "ALTER TABLE users ADD COLUMN nickname TEXT;", "SELECT 1;")
+    tenants = created_then_behind(shared, new_tenant_id, source, "a", "b", "c")
     busy = tenants[1]
     holder = open_postgres_session(shared_target)
     try:
@@ -723,15 +729,7 @@ def test_a_tenant_whose_table_stays_locked_fails_with_its_blocker_and_the_others
     new_tenant_id: NewTenantId,
     source: MigrationSource,
 ) -> None:
-    tenants = [new_tenant_id(name) for name in ("a", "b", "c")]
-    for tenant_id in tenants:
-        create_tenant(shared, tenant_id, source)
-    add_migration(
-        source,
-        "0002_add_nickname",
-        "ALTER TABLE users ADD COLUMN nickname TEXT;",
-        "ALTER TABLE users DROP COLUMN nickname;",
-    )
+    tenants = created_then_behind(shared, new_tenant_id, source, "a", "b", "c")
     busy = tenants[1]
     # A long report on one tenant's users: its ALTER can never get its lock.
     reader = psycopg.connect(**shared_target.connect_kwargs())

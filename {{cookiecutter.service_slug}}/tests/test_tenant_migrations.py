@@ -12,13 +12,18 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from {{ cookiecutter.package_name }}.database.lock_retry import LockRetryPolicy
-from {{ cookiecutter.package_name }}.database.postgresql import PostgresSession, open_postgres_session
+from {{ cookiecutter.package_name }}.database.postgresql import (
+    NAMED_LOCK_KEY_SQL,
+    PostgresSession,
+    open_postgres_session,
+)
 from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
 from {{ cookiecutter.package_name }}.database.session import session_scope
 from {{ cookiecutter.package_name }}.errors import MigrationError, Remedy
@@ -82,6 +87,18 @@ def created_then_behind(
         "ALTER TABLE users DROP COLUMN nickname;",
     )
     return tenants
+
+
+@contextmanager
+def lock_held_elsewhere(target: PostgresTarget, tenant_id: str) -> Iterator[None]:
+    """The tenant's migration lock, held by another session for the block."""
+    holder = open_postgres_session(target)
+    try:
+        holder.execute(f'SET search_path TO "tenant_{tenant_id}"')
+        with holder.migration_lock(timeout=5):
+            yield
+    finally:
+        holder.close()
 
 
 def history(session: PostgresSession, tenant_id: str) -> list[tuple[str, int]]:
@@ -497,14 +514,9 @@ def test_the_lock_is_per_schema(
     source: MigrationSource,
 ) -> None:
     busy, free = created_then_behind(shared, new_tenant_id, source, "busy", "free")
-    holder = open_postgres_session(shared_target)
-    try:
-        holder.execute(f'SET search_path TO "tenant_{busy}"')
-        with holder.migration_lock(timeout=5):
-            blocked = run_tenant_migrations(shared, busy, source, lock_timeout=0.3)
-            unblocked = run_tenant_migrations(shared, free, source, lock_timeout=0.3)
-    finally:
-        holder.close()
+    with lock_held_elsewhere(shared_target, busy):
+        blocked = run_tenant_migrations(shared, busy, source, lock_timeout=0.3)
+        unblocked = run_tenant_migrations(shared, free, source, lock_timeout=0.3)
 
     assert blocked.failed
     assert "MIGRATION_LOCK_TIMEOUT" in (blocked.error or "")
@@ -667,7 +679,7 @@ def test_tenant_commands_on_sqlite_say_they_need_postgresql(tmp_path_factory: py
 
 def lock_is_free(session: PostgresSession, tenant_id: str) -> bool:
     """Whether another session could take the tenant's migration lock now."""
-    key = "hashtextextended('migrations:' || %s, 0)"
+    key = NAMED_LOCK_KEY_SQL.format("%s::text")
     [(free,)] = session.execute(f"SELECT pg_try_advisory_lock({key})", (f"tenant_{tenant_id}",))
     if free:
         session.execute(f"SELECT pg_advisory_unlock({key})", (f"tenant_{tenant_id}",))
@@ -708,13 +720,8 @@ def test_migrate_all_waits_for_a_tenant_another_process_holds_then_fails_it_alon
 ) -> None:
     tenants = created_then_behind(shared, new_tenant_id, source, "a", "b", "c")
     busy = tenants[1]
-    holder = open_postgres_session(shared_target)
-    try:
-        holder.execute(f'SET search_path TO "tenant_{busy}"')
-        with holder.migration_lock(timeout=5):
-            report = run_all_tenant_migrations(shared_target, source, concurrency=2, lock_timeout=0.3)
-    finally:
-        holder.close()
+    with lock_held_elsewhere(shared_target, busy):
+        report = run_all_tenant_migrations(shared_target, source, concurrency=2, lock_timeout=0.3)
 
     assert {r.tenant_id for r in report.migrated} == {tenants[0], tenants[2]}
     [failed] = report.failed

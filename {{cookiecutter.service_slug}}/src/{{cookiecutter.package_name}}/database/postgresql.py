@@ -27,9 +27,10 @@ from .session import MissingTable, Row, UniqueViolation
 # queue up, while migrations of different schemas never block each other. A
 # session-level advisory lock is released by the server when the session ends,
 # so a killed process cannot leave it behind (unlike a lock row).
-LOCK_KEY_SQL = "hashtextextended('migrations:' || coalesce(current_schema(), ''), 0)"
-# The same key, of a schema named in the statement (see enter_schema_to_migrate).
+# The key of the schema a SQL text expression names; LOCK_KEY_SQL, of the
+# current schema (enter_schema_to_migrate names it before it is current).
 NAMED_LOCK_KEY_SQL = "hashtextextended('migrations:' || {}, 0)"
+LOCK_KEY_SQL = NAMED_LOCK_KEY_SQL.format("coalesce(current_schema(), '')")
 WATCH_CLIENT_SQL = "set_config('client_connection_check_interval', '1s', false)"
 # A waiting replica asks again after 50 ms, then less and less often (at most
 # once a second), each pause jittered so that replicas do not ask in step.

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from {{ cookiecutter.package_name }}.database.postgresql import PostgresSession
+from {{ cookiecutter.package_name }}.database.postgresql import PostgresSession, open_postgres_session
 from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
 from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
 from {{ cookiecutter.package_name }}.tenants import history_marks
@@ -22,6 +22,7 @@ from {{ cookiecutter.package_name }}.tenants.creation import create_tenant
 from {{ cookiecutter.package_name }}.tenants.history_marks import Marks
 from {{ cookiecutter.package_name }}.tenants.pending import tenants_with_pending
 from {{ cookiecutter.package_name }}.tenants.runner import run_all_tenant_migrations
+from {{ cookiecutter.package_name }}.tenants.schemas import enter_tenant_schema_to_migrate, tenant_schema
 from helpers_citus import shared_schema_on
 
 pytest_plugins = ["helpers_tenants"]
@@ -29,6 +30,8 @@ pytest_plugins = ["helpers_tenants"]
 NewTenantId = Callable[[str], str]
 Create = Callable[..., list[str]]
 IDS = ("0001_create_notes",)
+# The record of later_source's second migration, as a worker writes it.
+RECORD = "'0002_create_tags', '', 2, 0"
 
 
 @pytest.fixture
@@ -308,3 +311,38 @@ def test_a_tenant_marked_earlier_that_holds_every_migration_is_found_up_to_date_
 
     assert report.ok and report.up_to_date == 1 and not report.migrated
     assert unmarked(shared, marks, [tenant_id], later) == set()
+
+
+def test_a_tenant_changed_by_hand_after_its_worker_entered_it_is_not_marked_with_the_others(
+    later_source: MigrationSource,
+    shared_target: PostgresTarget,
+    shared: PostgresSession,
+    marks: Marks,
+    created: Create,
+    other: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    changed, untouched = created("changed", "untouched")
+    later = later_source.migration_ids()
+    versions: dict[str, int] = {}
+    entering = history_marks.version_on_entering(marks)
+    worker = open_postgres_session(shared_target)
+    try:
+        # As a worker enters each tenant: its version read with the entering statement.
+        for tenant_id in (changed, untouched):
+            version = enter_tenant_schema_to_migrate(worker, tenant_id, entering)
+            assert isinstance(version, int)
+            versions[tenant_schema(tenant_id)] = version
+    finally:
+        worker.close()
+    # Both migrated as a worker records it (skipping the trigger), then a
+    # change by hand to one of them, before the runner marks them.
+    other.execute("SET tenant_history.runner = 'on'")
+    for tenant_id in (changed, untouched):
+        other.execute(f"INSERT INTO {table(tenant_id)} (id, checksum, batch, duration_ms) VALUES ({RECORD})")
+    other.execute("RESET tenant_history.runner")
+    other.execute(f"DELETE FROM {table(changed)} WHERE id = '{IDS[0]}'")
+
+    history_marks.mark_migrated(shared, marks, later, versions)
+
+    assert unmarked(shared, marks, [changed, untouched], later) == {changed}
+    assert tenants_with_pending(shared, [changed, untouched], later, marks) == {changed}

@@ -148,32 +148,37 @@ class PostgresSession:
     def _watch_client(self) -> str:
         return f", {WATCH_CLIENT_SQL}" if self._connection.info.server_version >= 140000 else ""
 
-    def enter_schema_to_migrate(self, schema: str) -> bool:
+    def enter_schema_to_migrate(self, schema: str, also_read: str = "NULL") -> tuple[bool, object]:
         """Make `schema` the session's search path and try its migration
         lock, for the next migration_lock to use, releasing the lock this
         session kept from the schema it migrated before: one statement (a
         migration then costs one round trip fewer to enter and one fewer to
         leave). From the first call on, the session keeps each lock past its
-        migration until it enters the next schema or closes. False, with the
-        lock kept before released, if there is no such schema."""
+        migration until it enters the next schema or closes.
+
+        `also_read`, an SQL expression of the schema's `nspname` (a constant
+        of the caller's code, never input), is read in the same statement,
+        before anything is migrated. It returns whether the schema exists
+        (if not, the lock kept before is released all the same) and that
+        value (None without the schema)."""
         release = self._entered if self._held else None
         # The LEFT JOIN returns a row, so the release runs, even if the schema
         # is missing. quote_ident makes the value an identifier on the server;
         # the schema name itself travels as a parameter, never as SQL (the
-        # statement is built from this module's constants only).
-        [(pid, locked, *_)] = self._connection.execute(
-            "SELECT pg_backend_pid(), entered.locked,"  # noqa: S608
+        # statement is built from constants of the code only).
+        [(pid, locked, read, *_)] = self._connection.execute(
+            f"SELECT pg_backend_pid(), entered.locked, entered.read,"  # noqa: S608
             " CASE WHEN %s::text IS NOT NULL"
             f" THEN pg_advisory_unlock({NAMED_LOCK_KEY_SQL.format('%s::text')}) END"
             f"{self._watch_client()} FROM (SELECT 1) AS one"
             " LEFT JOIN LATERAL (SELECT set_config('search_path', quote_ident(nspname), false),"
-            f" pg_try_advisory_lock({NAMED_LOCK_KEY_SQL.format('nspname::text')}) AS locked"
-            " FROM pg_namespace WHERE nspname = %s) AS entered ON true",
+            f" pg_try_advisory_lock({NAMED_LOCK_KEY_SQL.format('nspname::text')}) AS locked,"
+            f" {also_read} AS read FROM pg_namespace WHERE nspname = %s) AS entered ON true",
             (release, release, schema),
         ).fetchall()
         self._entered, self._held = schema, bool(locked)
         self.check_backend(pid)
-        return locked is not None
+        return locked is not None, read
 
     def check_backend(self, pid: int) -> None:
         """Raise NotOwnSessionError if a statement of a migration session ran on

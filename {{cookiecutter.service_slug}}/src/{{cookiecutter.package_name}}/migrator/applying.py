@@ -41,9 +41,6 @@ class Step:
     name: str
     batch: int
     lock_retry: LockRetryPolicy
-    # More work for the migration's own transaction, after its record (a
-    # transactional migration's only): it commits or rolls back with it.
-    with_record: Callable[[Session], None] | None = None
 
     @property
     def context(self) -> dict[str, object]:
@@ -96,8 +93,6 @@ def apply_step(step: Step, log_level: int, *, create_history: bool) -> None:
                 )
             else:
                 history.record(session, name, checksum=checksum, batch=batch, duration_ms=ms_since(started))
-            if step.with_record is not None:
-                step.with_record(session)
 
     try:
         if not migration.transactional:

@@ -14,7 +14,6 @@ three things yoyo does not give us:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -120,12 +119,9 @@ def apply_pending(
     log_level: int = logging.INFO,
     on_drift: DriftPolicy = "warn",
     lock_retry: LockRetryPolicy = DEFAULT_LOCK_RETRY,
-    with_last_record: Callable[[Session], None] | None = None,
 ) -> MigrationResult:
     """Take the lock, then apply whatever is pending: `run_migrations` without
-    its lock-free first look, for a caller that has just seen pending work.
-    `with_last_record` runs in the last migration's transaction, after its
-    record, if that migration is transactional."""
+    its lock-free first look, for a caller that has just seen pending work."""
     with session.migration_lock(lock_timeout):
         # Another process may have migrated while we waited for the lock.
         state = history.snapshot(session)
@@ -147,8 +143,7 @@ def apply_pending(
         # own transaction: one commit fewer per fresh schema.
         create_history = not state.table_exists
         for name in pending:
-            last = name == pending[-1]
-            step = Step(session, backend, source, name, batch, lock_retry, with_last_record if last else None)
+            step = Step(session, backend, source, name, batch, lock_retry)
             apply_step(step, log_level, create_history=create_history)
             create_history = False
         return MigrationResult(applied=pending, batch=batch)

@@ -27,11 +27,18 @@ before, and marked afresh.
 
 The runner's own records skip the trigger (its sessions set
 `tenant_history.runner`, which the trigger's WHEN clause reads): it marks
-what it applied itself, in the same transaction. That also keeps its
-connections from compiling the trigger's PL/pgSQL function once per tenant
-table (PL/pgSQL compiles a trigger function per trigger), whose plans every
-later catalog change in that connection would have to go through: at 10,000
-tenants that made migrate-all eight times slower.
+what it applied itself. That also keeps its connections from compiling the
+trigger's PL/pgSQL function once per tenant table (PL/pgSQL compiles a
+trigger function per trigger), whose plans every later catalog change in
+that connection would have to go through: at 10,000 tenants that made
+migrate-all eight times slower. A worker reads the tenant's version in the
+statement that enters its schema and takes its lock, before it reads the
+history; the runner marks the tenants migrated (or found up to date) in
+bulk afterwards, each only if its version is still that one: nothing but a
+runner, which holds the tenant's lock, has changed the history since it
+was read. (A mark written in each migration's own transaction had to count
+the history again for that: it cost more than the record.) Tenant creation
+marks in its own transaction, counting.
 
 Disabling the trigger around a change and enabling it again after,
 replacing its function, or setting `tenant_history.runner` by hand hides a
@@ -46,7 +53,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
@@ -274,13 +281,12 @@ def unmarked(
 
 def mark_in_transaction(session: Session, marks: Marks, migration_ids: Sequence[str]) -> None:
     """Mark the schema the session is in if its history holds every one of
-    `migration_ids`: in the transaction of the runner's migration just
-    recorded there (a record that, made by the runner, did not move the
-    version), or on its own for a tenant the runner found up to date. Like
-    the look's marking, it takes the version read in its own snapshot
-    (`seen`), so a change by hand committed meanwhile leaves the mark not
-    counting; and a mark whose row a change in progress holds is left as it
-    is (the next look reads that history), not waited for."""
+    `migration_ids`: in the transaction of a new tenant's migrations just
+    recorded there (records that, made by the runner, did not move the
+    version). Like the look's marking, it takes the version read in its own
+    snapshot (`seen`), so a change by hand committed meanwhile leaves the
+    mark not counting; and a mark whose row a change in progress holds is
+    left as it is (the next look reads that history), not waited for."""
     session.execute(
         _mark_statement(marks),
         (digest(migration_ids), HISTORY_TABLE, list(migration_ids), len(migration_ids)),
@@ -303,5 +309,58 @@ def _mark_statement(marks: Marks) -> str:
             " AND (SELECT count(*) FROM {history} WHERE id = ANY(%s)) = %s"
         )
         .format(marks=marks.table, history=sql.Identifier(HISTORY_TABLE), here=CURRENT_SCHEMA)
+        .as_string()
+    )
+
+
+def version_on_entering(marks: Marks) -> str:
+    """The mark's version of the schema a worker enters, as an SQL expression
+    of its `nspname` for the entering statement (Workers' `entering`): read
+    before the worker reads the history. NULL for a schema without a mark."""
+    return (
+        sql.SQL('(SELECT version FROM {} WHERE schema_name = nspname::text COLLATE "default")')
+        .format(marks.table)
+        .as_string()
+    )
+
+
+def mark_migrated(
+    session: PostgresSession, marks: Marks, migration_ids: Sequence[str], versions: Mapping[str, int]
+) -> None:
+    """Mark the schemas of `versions` (schema: its version on entering),
+    which the runner's workers migrated or found up to date, for
+    `migration_ids`, in one statement. A worker read each history after its
+    version and made the history whole under the tenant's lock, so a version
+    still the same says nothing else changed it since: any other change
+    moves it (a runner's own, which does not, needs the lock and adds
+    records only). A mark whose row a change in progress holds is skipped,
+    not waited for (the next look reads that history)."""
+    if not versions:
+        return
+    schemas = list(versions)
+    session.execute(
+        _mark_migrated_statement(marks),
+        (
+            digest(migration_ids),
+            HISTORY_TABLE,
+            schemas,
+            [versions[schema] for schema in schemas],
+            schemas,
+        ),
+    )
+
+
+@cache
+def _mark_migrated_statement(marks: Marks) -> str:
+    return (
+        sql.SQL(
+            "UPDATE {marks} AS m SET checked_for = %s, checked_version = m.version,"
+            " checked_table = to_regclass(format('%%I.%%I', m.schema_name, %s::text))"
+            " FROM unnest(%s::text[], %s::bigint[]) AS entered(schema_name, version)"
+            " WHERE m.schema_name = entered.schema_name AND m.version = entered.version"
+            " AND m.schema_name IN (SELECT schema_name FROM {marks}"
+            "  WHERE schema_name = ANY(%s::text[]) FOR UPDATE SKIP LOCKED)"
+        )
+        .format(marks=marks.table)
         .as_string()
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 
 import psycopg
 
@@ -102,10 +101,9 @@ def migrate_in_schema(
     lock_retry: LockRetryPolicy,
     on_drift: DriftPolicy,
     log_level: int = logging.INFO,
-    with_last_record: Callable[[Session], None] | None = None,
 ) -> TenantResult:
     """Apply what is pending in the schema the session is in: the tenant's
-    result. `with_last_record`: as `apply_pending` takes it."""
+    result."""
     started = time.perf_counter()
     try:
         result = apply_pending(
@@ -115,7 +113,6 @@ def migrate_in_schema(
             log_level=log_level,
             on_drift=on_drift,
             lock_retry=lock_retry,
-            with_last_record=with_last_record,
         )
     except (ServiceError, psycopg.Error) as error:
         return failed_result(tenant_id, error, started)

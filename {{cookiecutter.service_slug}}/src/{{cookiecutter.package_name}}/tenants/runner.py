@@ -30,7 +30,6 @@ from typing import Final
 from ..database.lock_retry import LockRetryPolicy
 from ..database.postgresql import PostgresSession, open_postgres_session
 from ..database.postgresql_target import PostgresTarget
-from ..database.session import Session
 from ..errors import ConfigError, Remedy
 from ..migrator import history
 from ..migrator.drift import DriftPolicy, accept_change
@@ -41,8 +40,11 @@ from .history_marks import Marks
 from .one_tenant import default_source, migrate_in_schema
 from .pending import tenants_with_pending
 from .results import TenantResult, TenantRunReport
-from .schemas import enter_tenant_schema
+from .schemas import enter_tenant_schema, tenant_schema
 from .workers import Workers
+
+# Records the results of tenants the workers ran, on the shared session.
+Recorder = Callable[[PostgresSession, Sequence[TenantResult]], None]
 
 # The API's own default; the service passes TENANT_MIGRATION_CONCURRENCY
 # (config.py: two per core, at most 8; 4 was the fastest of 2, 4 and 8 on 2 cores).
@@ -75,37 +77,47 @@ def run_all_tenant_migrations(
         if on_result is not None:
             on_result(result)
 
+    # Each tenant's mark version, read on entering it (None: no mark), kept
+    # from its worker's run until its result is recorded.
+    entered: dict[str, object] = {}
+
     # Every tenant is migrated the same way; the workers only choose the tenant.
-    def migrate(session: PostgresSession, tenant_id: str) -> TenantResult:
+    def migrate(session: PostgresSession, tenant_id: str, version: object) -> TenantResult:
         # One line per migration per tenant would bury the progress report.
         result = migrate_in_schema(
-            session, tenant_id, source, lock_timeout, lock_retry, on_drift, logging.DEBUG, mark
+            session, tenant_id, source, lock_timeout, lock_retry, on_drift, logging.DEBUG
         )
-        if result.outcome == "up to date":
-            # Handed out unread (marked by an earlier release, or while the
-            # lookout rested) and found complete: marked now, the next look
-            # does not hand it out again.
-            mark(session)
+        if not result.failed:
+            # Migrated, or handed out unread (marked by an earlier release,
+            # or while the lookout rested) and found complete: marked with
+            # the page's results, the next look does not read it.
+            entered[tenant_id] = version
         return result
 
-    # Marked in its last migration's transaction, a tenant is not read by the
-    # next run's look. (The workers start once `marks` is known, below.)
-    def mark(session: Session) -> None:
+    def record(shared: PostgresSession, results: Sequence[TenantResult]) -> None:
+        registry.record_outcomes(shared, results)
+        versions = {tenant_schema(r.tenant_id): entered.pop(r.tenant_id, None) for r in results}
         if marks is not None:
-            history_marks.mark_in_transaction(session, marks, migration_ids)
+            known = {schema: version for schema, version in versions.items() if isinstance(version, int)}
+            history_marks.mark_migrated(shared, marks, migration_ids, known)
 
-    def open_worker_session() -> PostgresSession:
-        session = open_postgres_session(target)
-        if marks is not None:
-            history_marks.as_runner(session, local=False)
-        return session
-
-    with _shared_session(target) as shared, Workers(concurrency, open_worker_session, migrate) as workers:
+    # The workers start once `marks` is known (below): their entering
+    # statement reads each tenant's mark version.
+    with _shared_session(target) as shared:
         registry.ensure_registry(shared)
         marks = history_marks.prepare(shared)
-        if on_start is not None:
-            on_start(registry.count(shared))
-        _migrate_page_by_page(shared, workers, migration_ids, marks, finished, concurrency)
+        entering = "NULL" if marks is None else history_marks.version_on_entering(marks)
+
+        def open_worker_session() -> PostgresSession:
+            session = open_postgres_session(target)
+            if marks is not None:
+                history_marks.as_runner(session, local=False)
+            return session
+
+        with Workers(concurrency, open_worker_session, migrate, entering) as workers:
+            if on_start is not None:
+                on_start(registry.count(shared))
+            _migrate_page_by_page(shared, workers, migration_ids, marks, finished, record, concurrency)
     return report
 
 
@@ -125,6 +137,7 @@ def _migrate_page_by_page(
     migration_ids: Sequence[str],
     marks: Marks | None,
     finished: Callable[[TenantResult], None],
+    record: Recorder,
     concurrency: int,
 ) -> None:
     """Each page of tenants: the up-to-date ones finish at once, the others go
@@ -144,10 +157,12 @@ def _migrate_page_by_page(
             found = lookout.all_of(page)
         previous, looking = looking, (page, found)
         if previous is not None:
-            in_flight = _hand_out(shared, workers, *previous, in_flight, finished, concurrency, lookout)
+            in_flight = _hand_out(
+                shared, workers, *previous, in_flight, finished, record, concurrency, lookout
+            )
     if looking is not None:
-        in_flight = _hand_out(shared, workers, *looking, in_flight, finished, concurrency, lookout)
-    _collect(shared, in_flight, finished, lookout, keep=0)
+        in_flight = _hand_out(shared, workers, *looking, in_flight, finished, record, concurrency, lookout)
+    _collect(shared, in_flight, finished, record, lookout, keep=0)
 
 
 class Lookout:
@@ -210,6 +225,7 @@ def _hand_out(
     found: Callable[[], set[str]],
     in_flight: set[Future[TenantResult]],
     finished: Callable[[TenantResult], None],
+    record: Recorder,
     concurrency: int,
     lookout: Lookout,
 ) -> set[Future[TenantResult]]:
@@ -220,19 +236,20 @@ def _hand_out(
             in_flight.add(workers.submit(tenant_id))
         else:
             finished(TenantResult(tenant_id, "up to date"))
-    return _collect(shared, in_flight, finished, lookout, keep=concurrency)
+    return _collect(shared, in_flight, finished, record, lookout, keep=concurrency)
 
 
 def _collect(
     shared: PostgresSession,
     in_flight: set[Future[TenantResult]],
     finished: Callable[[TenantResult], None],
+    record: Recorder,
     lookout: Lookout,
     *,
     keep: int,
 ) -> set[Future[TenantResult]]:
     """Wait until at most `keep` runs are in flight; record the finished ones
-    in the registry, one statement for all of them."""
+    (in the registry, and their marks), a statement for all of them."""
     attempted: list[TenantResult] = []
     if len(in_flight) > keep:
         # as_completed watches every run once; wait() in a loop would look
@@ -244,7 +261,7 @@ def _collect(
             finished(attempted[-1])
             if len(in_flight) <= keep:
                 break
-    registry.record_outcomes(shared, attempted)
+    record(shared, attempted)
     return in_flight
 
 

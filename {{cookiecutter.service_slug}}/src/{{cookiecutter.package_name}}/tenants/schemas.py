@@ -84,14 +84,19 @@ def enter_tenant_schema(session: PostgresSession, tenant_id: str, *, local: bool
     session.check_backend(rows[0][1])
 
 
-def enter_tenant_schema_to_migrate(session: PostgresSession, tenant_id: str) -> None:
+def enter_tenant_schema_to_migrate(
+    session: PostgresSession, tenant_id: str, also_read: str = "NULL"
+) -> object:
     """enter_tenant_schema for a session that migrates tenant after tenant
     (a worker's): it also tries the tenant's migration lock, and releases the
     one of the tenant migrated before, in the same statement
-    (PostgresSession.enter_schema_to_migrate)."""
+    (PostgresSession.enter_schema_to_migrate, which reads `also_read` of the
+    schema too: its value is returned)."""
     schema = tenant_schema(tenant_id)
-    if not session.enter_schema_to_migrate(schema):
+    found, read = session.enter_schema_to_migrate(schema, also_read)
+    if not found:
         raise UnknownTenantError(f"tenant {tenant_id!r} has no schema {schema!r} in this database")
+    return read
 
 
 @contextmanager

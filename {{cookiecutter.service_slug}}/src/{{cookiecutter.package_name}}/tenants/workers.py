@@ -24,22 +24,30 @@ SMALLEST_SHARE = 100
 Finder = Callable[[PostgresSession, Sequence[str]], set[str]]
 
 
+# Migrates one tenant on a session in its schema, given what was read on entering it.
+Migrate = Callable[[PostgresSession, str, object], TenantResult]
+
+
 class Workers:
     """A thread pool whose threads share `concurrency` connections, each opened
     (with `open_session`) on first use and reused for tenant after tenant;
     `migrate` does the work in the tenant's schema. A connection keeps the
     migration lock of the tenant it migrated last until it enters the next
-    one (one statement does both) or closes."""
+    one (one statement does both) or closes. `entering`: an SQL expression of
+    the schema's `nspname` read in that statement, before the tenant is
+    migrated; `migrate` gets its value."""
 
     def __init__(
         self,
         concurrency: int,
         open_session: Callable[[], PostgresSession],
-        migrate: Callable[[PostgresSession, str], TenantResult],
+        migrate: Migrate,
+        entering: str = "NULL",
     ) -> None:
         self._concurrency = concurrency
         self._open_session = open_session
         self._migrate = migrate
+        self._entering = entering
         self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix="tenant-migrate")
         self._idle: queue.SimpleQueue[PostgresSession | None] = queue.SimpleQueue()
         self._opened: list[PostgresSession] = []
@@ -81,8 +89,8 @@ class Workers:
         with log_context(tenant=tenant_id):
             try:
                 with self._session() as session:
-                    enter_tenant_schema_to_migrate(session, tenant_id)
-                    return self._migrate(session, tenant_id)
+                    read = enter_tenant_schema_to_migrate(session, tenant_id, self._entering)
+                    return self._migrate(session, tenant_id, read)
             except (ServiceError, psycopg.Error) as error:
                 return failed_result(tenant_id, error, started)
 

@@ -56,7 +56,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from functools import cache
 from typing import Final
 
 import psycopg
@@ -288,16 +287,6 @@ def mark_in_transaction(session: Session, marks: Marks, migration_ids: Sequence[
     mark not counting; and a mark whose row a change in progress holds is
     left as it is (the next look reads that history), not waited for."""
     session.execute(
-        _mark_statement(marks),
-        (digest(migration_ids), HISTORY_TABLE, list(migration_ids), len(migration_ids)),
-    )
-
-
-@cache
-def _mark_statement(marks: Marks) -> str:
-    """mark_in_transaction's statement, composed once per shared schema:
-    composed per tenant, it cost the client more than running it."""
-    return (
         sql.SQL(
             "UPDATE {marks} AS m SET checked_for = %s, checked_version = seen.version,"
             " checked_table = seen.history"
@@ -309,7 +298,8 @@ def _mark_statement(marks: Marks) -> str:
             " AND (SELECT count(*) FROM {history} WHERE id = ANY(%s)) = %s"
         )
         .format(marks=marks.table, history=sql.Identifier(HISTORY_TABLE), here=CURRENT_SCHEMA)
-        .as_string()
+        .as_string(),
+        (digest(migration_ids), HISTORY_TABLE, list(migration_ids), len(migration_ids)),
     )
 
 
@@ -339,20 +329,6 @@ def mark_migrated(
         return
     schemas = list(versions)
     session.execute(
-        _mark_migrated_statement(marks),
-        (
-            digest(migration_ids),
-            HISTORY_TABLE,
-            schemas,
-            [versions[schema] for schema in schemas],
-            schemas,
-        ),
-    )
-
-
-@cache
-def _mark_migrated_statement(marks: Marks) -> str:
-    return (
         sql.SQL(
             "UPDATE {marks} AS m SET checked_for = %s, checked_version = m.version,"
             " checked_table = to_regclass(format('%%I.%%I', m.schema_name, %s::text))"
@@ -360,7 +336,12 @@ def _mark_migrated_statement(marks: Marks) -> str:
             " WHERE m.schema_name = entered.schema_name AND m.version = entered.version"
             " AND m.schema_name IN (SELECT schema_name FROM {marks}"
             "  WHERE schema_name = ANY(%s::text[]) FOR UPDATE SKIP LOCKED)"
-        )
-        .format(marks=marks.table)
-        .as_string()
+        ).format(marks=marks.table),
+        (
+            digest(migration_ids),
+            HISTORY_TABLE,
+            schemas,
+            [versions[schema] for schema in schemas],
+            schemas,
+        ),
     )

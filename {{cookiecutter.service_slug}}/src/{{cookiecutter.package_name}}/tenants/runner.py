@@ -77,9 +77,9 @@ def run_all_tenant_migrations(
         if on_result is not None:
             on_result(result)
 
-    # Each tenant's mark version, read on entering it (None: no mark), kept
-    # from its worker's run until its result is recorded.
-    entered: dict[str, object] = {}
+    # The mark version each tenant had on entering it (tenants without a
+    # mark have none), kept from its worker's run until its result is recorded.
+    entered: dict[str, int] = {}
 
     # Every tenant is migrated the same way; the workers only choose the tenant.
     def migrate(session: PostgresSession, tenant_id: str, version: object) -> TenantResult:
@@ -87,7 +87,7 @@ def run_all_tenant_migrations(
         result = migrate_in_schema(
             session, tenant_id, source, lock_timeout, lock_retry, on_drift, logging.DEBUG
         )
-        if not result.failed:
+        if not result.failed and isinstance(version, int):
             # Migrated, or handed out unread (marked by an earlier release,
             # or while the lookout rested) and found complete: marked with
             # the page's results, the next look does not read it.
@@ -96,10 +96,13 @@ def run_all_tenant_migrations(
 
     def record(shared: PostgresSession, results: Sequence[TenantResult]) -> None:
         registry.record_outcomes(shared, results)
-        versions = {tenant_schema(r.tenant_id): entered.pop(r.tenant_id, None) for r in results}
         if marks is not None:
-            known = {schema: version for schema, version in versions.items() if isinstance(version, int)}
-            history_marks.mark_migrated(shared, marks, migration_ids, known)
+            versions = {
+                tenant_schema(r.tenant_id): entered.pop(r.tenant_id)
+                for r in results
+                if r.tenant_id in entered
+            }
+            history_marks.mark_migrated(shared, marks, migration_ids, versions)
 
     # The workers start once `marks` is known (below): their entering
     # statement reads each tenant's mark version.

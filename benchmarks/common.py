@@ -26,10 +26,11 @@ def median_ms(action: Callable[[], object], runs: int) -> float:
     return statistics.median(samples)
 
 
-def bake(output: Path, database: str, tenancy: str) -> Path:
+def bake(output: Path, database: str, tenancy: str, template: Path = TEMPLATE) -> Path:
+    """A service baked from `template` (this checkout's, unless another is given)."""
     return Path(
         cookiecutter(
-            str(TEMPLATE),
+            str(template),
             no_input=True,
             output_dir=str(output),
             extra_context={"database": database, "tenancy": tenancy},

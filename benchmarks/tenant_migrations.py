@@ -22,7 +22,11 @@ creates that table.
 
 Ours and the floor run --rounds times each (default 3), in alternating order,
 each run on fresh tenants; the report gives each method's median and the
-ratio of every round, with its median and spread. Every run's tenants are
+ratio of every round, with its median and spread. With --baseline naming
+another checkout of the template (an earlier version, say, from `git
+worktree add`), that version's migrate-all runs in every round too, in turn
+with ours and the floor, and the report adds ours against it, round by round:
+a change too small for the spread of ours against the floor still shows. Every run's tenants are
 prepared before the first run is timed, and all are dropped after the last,
 so that no run shares the machine with preparing or dropping another's (it
 needs the disk space of 2 x --rounds databases at once). Each run also
@@ -65,7 +69,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -488,6 +492,8 @@ class Rounds:
     count: int
     ours: list[dict[str, Any]]
     floor: list[dict[str, Any]]
+    # Another version's migrate-all (--baseline), or none.
+    baseline: list[dict[str, Any]] = field(default_factory=list)
 
     def runs(self, method: str) -> list[dict[str, Any]]:
         runs: list[dict[str, Any]] = getattr(self, method)
@@ -503,16 +509,27 @@ class Rounds:
         known = [float(seconds) * 1000 / self.count for seconds in samples if seconds is not None]
         return statistics.median(known) if known else None
 
-    def ratios(self) -> list[float]:
-        return [ours / floor for ours, floor in zip(self.ms("ours"), self.ms("floor"), strict=True)]
+    def ratios(self, against: str = "floor") -> list[float]:
+        """Ours over `against` (the floor or the baseline), round by round."""
+        return [ours / other for ours, other in zip(self.ms("ours"), self.ms(against), strict=True)]
+
+    def methods(self) -> list[str]:
+        return ["ours", "floor", "baseline"] if self.baseline else ["ours", "floor"]
 
 
 def alternate(
-    where: Where, project_src: Path, tenants: Tenants, count: int, rounds: int, workers: int
+    where: Where,
+    project_src: Path,
+    tenants: Tenants,
+    count: int,
+    rounds: int,
+    workers: int,
+    baseline_src: Path | None = None,
 ) -> Rounds:
-    """`rounds` rounds of ours and the floor on `workers` connections; ours
-    first in odd rounds, the floor first in even ones. Ours' first run also
-    times the no-op check.
+    """`rounds` rounds of ours and the floor (and the baseline's migrate-all,
+    from `baseline_src`) on `workers` connections; ours first in odd rounds,
+    the floor first in even ones (the baseline between them). Ours' first
+    run also times the no-op check.
 
     Every run's tenants are prepared before the first run is timed, and all
     are dropped after the last: no run shares the machine with preparing the
@@ -520,34 +537,43 @@ def alternate(
     10,000 tenants, which a disk mounted with `discard` trims for a while)."""
     order = []
     for number in range(rounds):
-        runs = [("ours", "noop" if number == 0 else "-", str(workers)), ("floor", str(workers))]
+        runs = [("ours", "noop" if number == 0 else "-", str(workers))]
+        if baseline_src is not None:
+            runs.append(("baseline", "-", str(workers)))
+        runs.append(("floor", str(workers)))
         order.extend(runs if number % 2 == 0 else runs[::-1])
-    ours: list[dict[str, Any]] = []
-    floor: list[dict[str, Any]] = []
+    figures: dict[str, list[dict[str, Any]]] = {"ours": [], "floor": [], "baseline": []}
     with ExitStack() as stack:
         places = [stack.enter_context(where.fresh()) for _ in order]
         for place in places:
             prepare(place, count, tenants, distributed=where.distributed)
         for place, (method, *extra) in zip(places, order, strict=True):
-            (ours if method == "ours" else floor).append(time_run(place, project_src, count, method, *extra))
-    return Rounds(count, ours, floor)
+            # The baseline is the other version's own migrate-all ("ours" in its bake).
+            src, child = (baseline_src, "ours") if method == "baseline" else (project_src, method)
+            assert src is not None
+            figures[method].append(time_run(place, src, count, child, *extra))
+    return Rounds(count, figures["ours"], figures["floor"], figures["baseline"])
+
+
+LABELS = {"ours": "ours, migrate-all", "floor": "raw psycopg floor", "baseline": "baseline's migrate-all"}
 
 
 def print_rounds(rounds: Rounds, workers: int) -> None:
-    for method, label in (("ours", "ours, migrate-all"), ("floor", "raw psycopg floor")):
-        samples = rounds.ms(method)
+    for method in rounds.methods():
+        samples, label = rounds.ms(method), f"{LABELS[method]}, {workers} connections"
         print(
-            f"  {label + f', {workers} connections':<40} {statistics.median(samples):7.2f} ms per tenant "
+            f"  {label:<40} {statistics.median(samples):7.2f} ms per tenant "
             f"(median; rounds: {', '.join(f'{ms:.2f}' for ms in samples)})"
         )
-    ratios = rounds.ratios()
-    print(
-        f"  ours / floor, round by round: {', '.join(f'{ratio:.2f}' for ratio in ratios)}; "
-        f"median {statistics.median(ratios):.2f}x (spread {min(ratios):.2f} to {max(ratios):.2f})"
-    )
+    for against in rounds.methods()[1:]:
+        ratios = rounds.ratios(against)
+        print(
+            f"  ours / {against}, round by round: {', '.join(f'{ratio:.2f}' for ratio in ratios)}; "
+            f"median {statistics.median(ratios):.2f}x (spread {min(ratios):.2f} to {max(ratios):.2f})"
+        )
     cpu = {
         method: (rounds.cpu_ms(method, "client_cpu_seconds"), rounds.cpu_ms(method, "busy_cpu_seconds"))
-        for method in ("ours", "floor")
+        for method in rounds.methods()
     }
     if all(client is not None and busy is not None for client, busy in cpu.values()):
         print(
@@ -556,7 +582,7 @@ def print_rounds(rounds: Rounds, workers: int) -> None:
         )
     straddled = [
         f"{method} round {number}"
-        for method in ("ours", "floor")
+        for method in rounds.methods()
         for number, figures in enumerate(rounds.runs(method), start=1)
         if figures["checkpoints"]
     ]
@@ -578,6 +604,12 @@ def main() -> int:
         help="tenant schemas without the bookkeeping table that tenant-create makes (adopted ones)",
     )
     parser.add_argument("--no-citus", action="store_true", help="skip the Citus cluster of CITUS_TEST_URL")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="another checkout of the template whose migrate-all also runs in every round",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -597,7 +629,11 @@ def main() -> int:
         workers = args.concurrency or DEFAULT_TENANT_CONCURRENCY
 
         on_postgresql = Where(lambda: fresh_database(server_url))
-        plain = alternate(on_postgresql, project_src, tenants, count, args.rounds, workers)
+        baseline_src = None
+        if args.baseline is not None:
+            other = bake(Path(scratch) / "baseline", "postgresql", "schema-per-tenant", args.baseline)
+            baseline_src = other / "src"
+        plain = alternate(on_postgresql, project_src, tenants, count, args.rounds, workers, baseline_src)
         yoyo_count = min(count, args.yoyo_tenants)
         yoyo = on_postgresql.measure_once(project_src, tenants, yoyo_count, "yoyo")
         small = on_postgresql.measure_once(project_src, tenants, 10, "ours", "-", str(workers))

@@ -68,6 +68,12 @@ def test_the_adapter_reads_what_yoyo_parsed(tmp_path: Path) -> None:
     assert list(plain.statements()) == ["CREATE TABLE a (id INTEGER);"]
     assert outside.transactional is False
     assert (grouped.ignores_errors, list(grouped.statements())) == (True, ["SELECT 1;"])
+    # Only the plain file's statements may skip yoyo's wrappers around each step.
+    assert [plain.plain_statements, outside.plain_statements, grouped.plain_statements] == [
+        ("CREATE TABLE a (id INTEGER);",),
+        None,
+        None,
+    ]
 
 
 def test_every_contract_entry_is_checked(samples: dict[str, object]) -> None:

@@ -85,7 +85,7 @@ def apply_step(step: Step, log_level: int, *, create_history: bool) -> None:
         with transaction_for(step, timeout, pipelined=pipelined) as unanswered:
             if create_history:
                 history.ensure_table(session)
-            migration.apply(backend)
+            migration.apply(backend, answered_later=unanswered)
             if unanswered:
                 # No statement has answered yet: the server adds the time they took.
                 history.record_timed_by_server(

@@ -129,8 +129,11 @@ class MigrationBackend:
     def execute_each(self, statements: Iterable[str]) -> None:
         """The statements, one after another, on one cursor."""
         cursor = self._backend.cursor()
-        for statement in statements:
-            cursor.execute(statement)
+        try:
+            for statement in statements:
+                cursor.execute(statement)
+        finally:
+            cursor.close()
 
     @contextmanager
     def statements_through(self, runner: StatementRunner) -> Iterator[None]:

@@ -539,9 +539,9 @@ def alternate(
     are dropped after the last: no run shares the machine with preparing the
     next one or with dropping the last one (tens of thousands of files at
     10,000 tenants, which a disk mounted with `discard` trims for a while)."""
-    order = []
+    order: list[tuple[str, ...]] = []
     for number in range(rounds):
-        runs = [("ours", "noop" if number == 0 else "-", str(workers))]
+        runs: list[tuple[str, ...]] = [("ours", "noop" if number == 0 else "-", str(workers))]
         if baseline_src is not None:
             runs.append(("baseline", "-", str(workers)))
         runs.append(("floor", str(workers)))

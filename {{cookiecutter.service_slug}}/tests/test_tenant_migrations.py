@@ -29,6 +29,7 @@ from {{ cookiecutter.package_name }}.database.session import session_scope
 from {{ cookiecutter.package_name }}.errors import MigrationError, Remedy
 from {{ cookiecutter.package_name }}.log_context import LogContextFilter
 from {{ cookiecutter.package_name }}.migrator.applying import NotTransactionalError
+from {{ cookiecutter.package_name }}.migrator.history import SNAPSHOT_QUERY, snapshot_of
 from {{ cookiecutter.package_name }}.migrator.runner import apply_pending, run_migrations
 from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
 from {{ cookiecutter.package_name }}.tenants import registry as tenant_registry
@@ -52,6 +53,7 @@ from {{ cookiecutter.package_name }}.tenants.schemas import (
     InvalidTenantIdError,
     TenantExistsError,
     UnknownTenantError,
+    enter_tenant_schema_then_read,
     enter_tenant_schema_to_migrate,
 )
 from {{ cookiecutter.package_name }}.tenants.workers import SMALLEST_SHARE
@@ -710,6 +712,42 @@ def test_a_worker_keeps_a_tenants_lock_until_it_enters_the_next_one(
     finally:
         worker.close()
     assert history(shared, first) == history(shared, second) == [(FIRST, 1), ("0002_add_nickname", 2)]
+
+
+def test_entering_reads_the_history_in_its_round_trip_only_where_it_can_be_relied_on(
+    shared_target: PostgresTarget,
+    shared: PostgresSession,
+    new_tenant_id: NewTenantId,
+    source: MigrationSource,
+) -> None:
+    free, busy, without_history, after = created_then_behind(
+        shared, new_tenant_id, source, "free", "busy", "nohistory", "after"
+    )
+    shared.execute(f'DROP TABLE "tenant_{without_history}".schema_migrations')
+    worker = open_postgres_session(shared_target)
+    try:
+        # Lock taken: the history comes with it, and is not read again.
+        _, rows = enter_tenant_schema_then_read(worker, free, then_read=SNAPSHOT_QUERY)
+        assert rows is not None and [row[:2] for row in rows] == [(FIRST, 1)]
+        assert apply_pending(worker, source, read_under_lock=snapshot_of(rows)).applied == [NICKNAME]
+        # Lock held elsewhere: what was read may be stale by the time it is free.
+        with lock_held_elsewhere(shared_target, busy):
+            _, rows = enter_tenant_schema_then_read(worker, busy, then_read=SNAPSHOT_QUERY)
+        assert rows is None
+        assert apply_pending(worker, source).applied == [NICKNAME]
+        # No history table: the failed read undid the search path the entering
+        # statement set (one implicit transaction); it is set again, and the
+        # lock (session-level) is held once, so entering the next releases it.
+        _, rows = enter_tenant_schema_then_read(worker, without_history, then_read=SNAPSHOT_QUERY)
+        assert rows is None
+        assert worker.execute("SELECT current_schema()") == [(f"tenant_{without_history}",)]
+        assert not lock_is_free(shared, without_history)
+        enter_tenant_schema_then_read(worker, after, then_read=SNAPSHOT_QUERY)
+        assert lock_is_free(shared, without_history) and not lock_is_free(shared, after)
+    finally:
+        worker.close()
+    assert history(shared, free) == history(shared, busy) == [(FIRST, 1), (NICKNAME, 2)]
+    assert history(shared, after) == [(FIRST, 1)]
 
 
 def test_migrate_all_waits_for_a_tenant_another_process_holds_then_fails_it_alone(

@@ -10,7 +10,7 @@ from typing import Any, Literal, Self
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg.pq import TransactionStatus
+from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.sql import SQL, Composed
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -148,7 +148,9 @@ class PostgresSession:
     def _watch_client(self) -> str:
         return f", {WATCH_CLIENT_SQL}" if self._connection.info.server_version >= 140000 else ""
 
-    def enter_schema_to_migrate(self, schema: str, also_read: str = "NULL") -> tuple[bool, object]:
+    def enter_schema_to_migrate(
+        self, schema: str, also_read: str = "NULL", then_read: str | None = None
+    ) -> tuple[bool, object, list[Row] | None]:
         """Make `schema` the session's search path and try its migration
         lock, for the next migration_lock to use, releasing the lock this
         session kept from the schema it migrated before: one statement (a
@@ -158,27 +160,67 @@ class PostgresSession:
 
         `also_read`, an SQL expression of the schema's `nspname` (a constant
         of the caller's code, never input), is read in the same statement,
-        before anything is migrated. It returns whether the schema exists
-        (if not, the lock kept before is released all the same) and that
-        value (None without the schema)."""
+        before anything is migrated. `then_read`, a query of the caller's
+        code too, runs right after it in the same round trip, in the schema:
+        its rows come back only if the lock was taken and the query saw
+        everything committed after that (see _enter_then_read). It returns
+        whether the schema exists (if not, the lock kept before is released
+        all the same), the value of `also_read` (None without the schema) and
+        the rows of `then_read` (or None)."""
         release = self._entered if self._held else None
         # The LEFT JOIN returns a row, so the release runs, even if the schema
         # is missing. quote_ident makes the value an identifier on the server;
         # the schema name itself travels as a parameter, never as SQL (the
         # statement is built from constants of the code only).
-        [(pid, locked, read, *_)] = self._connection.execute(
+        entering = (
             f"SELECT pg_backend_pid(), entered.locked, entered.read,"  # noqa: S608
+            " current_setting('transaction_isolation') = 'read committed',"
             " CASE WHEN %s::text IS NOT NULL"
             f" THEN pg_advisory_unlock({NAMED_LOCK_KEY_SQL.format('%s::text')}) END"
             f"{self._watch_client()} FROM (SELECT 1) AS one"
             " LEFT JOIN LATERAL (SELECT set_config('search_path', quote_ident(nspname), false),"
             f" pg_try_advisory_lock({NAMED_LOCK_KEY_SQL.format('nspname::text')}) AS locked,"
-            f" {also_read} AS read FROM pg_namespace WHERE nspname = %s) AS entered ON true",
-            (release, release, schema),
-        ).fetchall()
+            f" {also_read} AS read FROM pg_namespace WHERE nspname = %s) AS entered ON true"
+        )
+        params = (release, release, schema)
+        if then_read is None:
+            entered, then_rows = self._connection.execute(entering, params).fetchall(), None
+        else:
+            entered, then_rows = self._enter_then_read(entering, params, then_read, schema)
+        [(pid, locked, read, each_statement_sees_commits, *_)] = entered
         self._entered, self._held = schema, bool(locked)
         self.check_backend(pid)
-        return locked is not None, read
+        # Under a stricter isolation the read's snapshot could predate the
+        # lock (both share the round trip's implicit transaction).
+        trusted = bool(locked) and each_statement_sees_commits
+        return locked is not None, read, then_rows if trusted else None
+
+    def _enter_then_read(
+        self, entering: str, params: tuple[object, ...], then_read: str, schema: str
+    ) -> tuple[list[Row], list[Row] | None]:
+        """The entering statement and `then_read`, pipelined: one round trip.
+        The read starts after the lock was tried, with a snapshot of its own
+        (read committed), so it sees whatever the lock's last holder
+        committed. The two share one implicit transaction: if the read fails
+        (a schema without that table), the search path the entering
+        statement set is undone with it, and is set again here; the locks,
+        session-level, are not undone. The read's rows are then None: the
+        caller reads again its own way, and meets the failure there."""
+        entered_cursor, then_cursor = self._connection.cursor(), self._connection.cursor()
+        try:
+            with self._connection.pipeline():
+                entered_cursor.execute(entering, params)
+                then_cursor.execute(then_read)
+        except psycopg.Error:
+            if entered_cursor.pgresult is None or entered_cursor.pgresult.status != ExecStatus.TUPLES_OK:
+                raise  # the entering statement itself failed
+            self._connection.execute(
+                "SELECT set_config('search_path', quote_ident(nspname), false) FROM pg_namespace"
+                " WHERE nspname = %s",
+                (schema,),
+            )
+            return entered_cursor.fetchall(), None
+        return entered_cursor.fetchall(), then_cursor.fetchall()
 
     def check_backend(self, pid: int) -> None:
         """Raise NotOwnSessionError if a statement of a migration session ran on

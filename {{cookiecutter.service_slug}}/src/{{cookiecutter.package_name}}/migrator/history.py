@@ -7,12 +7,12 @@ transaction as the migration it records: both commit, or neither does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from ..database.session import MissingTable, Session, as_datetime
+from ..database.session import MissingTable, Row, Session, as_datetime
 
 TABLE: Final = "schema_migrations"
 
@@ -60,11 +60,20 @@ class Snapshot:
         return frozenset(self.checksums)
 
 
+# What a Snapshot is made of; a caller may read it in a round trip of its own (snapshot_of).
+SNAPSHOT_QUERY: Final = f"SELECT id, batch, checksum FROM {TABLE}"  # noqa: S608
+
+
 def snapshot(session: Session) -> Snapshot:
     try:
-        rows = session.execute(f"SELECT id, batch, checksum FROM {TABLE}")  # noqa: S608
+        rows = session.execute(SNAPSHOT_QUERY)
     except MissingTable:
         return Snapshot({}, 0, table_exists=False)
+    return snapshot_of(rows)
+
+
+def snapshot_of(rows: Sequence[Row]) -> Snapshot:
+    """The Snapshot of SNAPSHOT_QUERY's rows, from an existing table."""
     return Snapshot(
         {row[0]: row[2] for row in rows}, max((row[1] for row in rows), default=0), table_exists=True
     )

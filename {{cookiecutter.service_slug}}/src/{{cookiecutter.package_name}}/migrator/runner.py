@@ -119,12 +119,16 @@ def apply_pending(
     log_level: int = logging.INFO,
     on_drift: DriftPolicy = "warn",
     lock_retry: LockRetryPolicy = DEFAULT_LOCK_RETRY,
+    read_under_lock: history.Snapshot | None = None,
 ) -> MigrationResult:
     """Take the lock, then apply whatever is pending: `run_migrations` without
-    its lock-free first look, for a caller that has just seen pending work."""
+    its lock-free first look, for a caller that has just seen pending work.
+    `read_under_lock`: the history, read by a caller that already holds the
+    session's lock for this schema (and keeps it until this call uses it)
+    after taking it; it is not read again."""
     with session.migration_lock(lock_timeout):
         # Another process may have migrated while we waited for the lock.
-        state = history.snapshot(session)
+        state = history.snapshot(session) if read_under_lock is None else read_under_lock
         pending = [name for name in source.migration_ids() if name not in state.applied]
         if not pending:
             return MigrationResult(applied=[], batch=None)

@@ -19,6 +19,7 @@ from ..errors import Remedy, ServiceError, first_line
 from ..log_context import log_context
 from ..migrator.applying import ms_since
 from ..migrator.drift import DriftPolicy, accept_change
+from ..migrator.history import Snapshot
 from ..migrator.runner import (
     DEFAULT_LOCK_RETRY,
     DEFAULT_LOCK_TIMEOUT,
@@ -101,9 +102,10 @@ def migrate_in_schema(
     lock_retry: LockRetryPolicy,
     on_drift: DriftPolicy,
     log_level: int = logging.INFO,
+    read_under_lock: Snapshot | None = None,
 ) -> TenantResult:
     """Apply what is pending in the schema the session is in: the tenant's
-    result."""
+    result. `read_under_lock`: as apply_pending's."""
     started = time.perf_counter()
     try:
         result = apply_pending(
@@ -113,6 +115,7 @@ def migrate_in_schema(
             log_level=log_level,
             on_drift=on_drift,
             lock_retry=lock_retry,
+            read_under_lock=read_under_lock,
         )
     except (ServiceError, psycopg.Error) as error:
         return failed_result(tenant_id, error, started)

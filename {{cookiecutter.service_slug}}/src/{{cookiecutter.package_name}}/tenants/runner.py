@@ -30,6 +30,7 @@ from typing import Final
 from ..database.lock_retry import LockRetryPolicy
 from ..database.postgresql import PostgresSession, open_postgres_session
 from ..database.postgresql_target import PostgresTarget
+from ..database.session import Row
 from ..errors import ConfigError, Remedy
 from ..migrator import history
 from ..migrator.drift import DriftPolicy, accept_change
@@ -82,10 +83,14 @@ def run_all_tenant_migrations(
     entered: dict[str, int] = {}
 
     # Every tenant is migrated the same way; the workers only choose the tenant.
-    def migrate(session: PostgresSession, tenant_id: str, version: object) -> TenantResult:
+    def migrate(
+        session: PostgresSession, tenant_id: str, version: object, history_rows: Sequence[Row] | None
+    ) -> TenantResult:
+        # Read in the round trip that entered the schema and took its lock.
+        read = None if history_rows is None else history.snapshot_of(history_rows)
         # One line per migration per tenant would bury the progress report.
         result = migrate_in_schema(
-            session, tenant_id, source, lock_timeout, lock_retry, on_drift, logging.DEBUG
+            session, tenant_id, source, lock_timeout, lock_retry, on_drift, logging.DEBUG, read
         )
         if not result.failed and isinstance(version, int):
             # Migrated, or handed out unread (marked by an earlier release,
@@ -117,7 +122,7 @@ def run_all_tenant_migrations(
                 history_marks.as_runner(session, local=False)
             return session
 
-        with Workers(concurrency, open_worker_session, migrate, entering) as workers:
+        with Workers(concurrency, open_worker_session, migrate, entering, history.SNAPSHOT_QUERY) as workers:
             if on_start is not None:
                 on_start(registry.count(shared))
             _migrate_page_by_page(shared, workers, migration_ids, marks, finished, record, concurrency)

@@ -15,7 +15,7 @@ from typing import Final
 from psycopg import sql
 
 from ..database.postgresql import PostgresSession
-from ..database.session import Session, SessionPool
+from ..database.session import Row, Session, SessionPool
 from ..errors import ConfigError, ServiceError
 
 # Lowercase letters, digits and underscores, starting with a letter: the schema
@@ -92,11 +92,21 @@ def enter_tenant_schema_to_migrate(
     one of the tenant migrated before, in the same statement
     (PostgresSession.enter_schema_to_migrate, which reads `also_read` of the
     schema too: its value is returned)."""
+    return enter_tenant_schema_then_read(session, tenant_id, also_read)[0]
+
+
+def enter_tenant_schema_then_read(
+    session: PostgresSession, tenant_id: str, also_read: str = "NULL", then_read: str | None = None
+) -> tuple[object, list[Row] | None]:
+    """enter_tenant_schema_to_migrate, with `then_read` (a query of the
+    caller's code) run in the schema in the same round trip: its rows, or
+    None where they cannot be relied on (the lock was not free, or the query
+    failed; PostgresSession.enter_schema_to_migrate)."""
     schema = tenant_schema(tenant_id)
-    found, read = session.enter_schema_to_migrate(schema, also_read)
+    found, read, rows = session.enter_schema_to_migrate(schema, also_read, then_read)
     if not found:
         raise UnknownTenantError(f"tenant {tenant_id!r} has no schema {schema!r} in this database")
-    return read
+    return read, rows
 
 
 @contextmanager

@@ -11,11 +11,12 @@ from contextlib import contextmanager
 import psycopg
 
 from ..database.postgresql import PostgresSession
+from ..database.session import Row
 from ..errors import ServiceError
 from ..log_context import log_context
 from .one_tenant import failed_result
 from .results import TenantResult
-from .schemas import enter_tenant_schema_to_migrate
+from .schemas import enter_tenant_schema_then_read
 
 # Fewer tenants than this are looked at on one connection: another connection
 # would cost more to open than it saves.
@@ -24,8 +25,10 @@ SMALLEST_SHARE = 100
 Finder = Callable[[PostgresSession, Sequence[str]], set[str]]
 
 
-# Migrates one tenant on a session in its schema, given what was read on entering it.
-Migrate = Callable[[PostgresSession, str, object], TenantResult]
+# Migrates one tenant on a session in its schema, given what was read on
+# entering it: the `entering` value, and the `then_read` rows (None where
+# they cannot be relied on).
+Migrate = Callable[[PostgresSession, str, object, Sequence[Row] | None], TenantResult]
 
 
 class Workers:
@@ -35,7 +38,8 @@ class Workers:
     migration lock of the tenant it migrated last until it enters the next
     one (one statement does both) or closes. `entering`: an SQL expression of
     the schema's `nspname` read in that statement, before the tenant is
-    migrated; `migrate` gets its value."""
+    migrated; `then_read`: a query run in the schema right after it, in the
+    same round trip; `migrate` gets both (enter_tenant_schema_then_read)."""
 
     def __init__(
         self,
@@ -43,11 +47,13 @@ class Workers:
         open_session: Callable[[], PostgresSession],
         migrate: Migrate,
         entering: str = "NULL",
+        then_read: str | None = None,
     ) -> None:
         self._concurrency = concurrency
         self._open_session = open_session
         self._migrate = migrate
         self._entering = entering
+        self._then_read = then_read
         self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix="tenant-migrate")
         self._idle: queue.SimpleQueue[PostgresSession | None] = queue.SimpleQueue()
         self._opened: list[PostgresSession] = []
@@ -89,8 +95,10 @@ class Workers:
         with log_context(tenant=tenant_id):
             try:
                 with self._session() as session:
-                    read = enter_tenant_schema_to_migrate(session, tenant_id, self._entering)
-                    return self._migrate(session, tenant_id, read)
+                    read, rows = enter_tenant_schema_then_read(
+                        session, tenant_id, self._entering, self._then_read
+                    )
+                    return self._migrate(session, tenant_id, read, rows)
             except (ServiceError, psycopg.Error) as error:
                 return failed_result(tenant_id, error, started)
 

@@ -346,3 +346,38 @@ def test_a_tenant_changed_by_hand_after_its_worker_entered_it_is_not_marked_with
 
     assert unmarked(shared, marks, [changed, untouched], later) == {changed}
     assert tenants_with_pending(shared, [changed, untouched], later, marks) == {changed}
+
+
+def test_marking_after_a_run_skips_a_mark_that_an_uncommitted_change_holds(
+    later_source: MigrationSource,
+    shared_target: PostgresTarget,
+    shared: PostgresSession,
+    marks: Marks,
+    created: Create,
+    other: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    held, free = created("held", "free")
+    later = later_source.migration_ids()
+    entering = history_marks.version_on_entering(marks)
+    worker = open_postgres_session(shared_target)
+    try:
+        versions: dict[str, int] = {}
+        for tenant_id in (held, free):
+            version = enter_tenant_schema_to_migrate(worker, tenant_id, entering)
+            assert isinstance(version, int)
+            versions[tenant_schema(tenant_id)] = version
+    finally:
+        worker.close()
+    other.execute("SET tenant_history.runner = 'on'")
+    for tenant_id in (held, free):
+        other.execute(f"INSERT INTO {table(tenant_id)} (id, checksum, batch, duration_ms) VALUES ({RECORD})")
+    other.execute("RESET tenant_history.runner")
+    with other.transaction():
+        # A change by hand, not yet committed: its trigger holds the mark's row.
+        other.execute(f"DELETE FROM {table(held)} WHERE id = '{IDS[0]}'")
+        # Should the marking wait for that row, it would fail here.
+        shared.execute("SET lock_timeout = '10s'")
+        history_marks.mark_migrated(shared, marks, later, versions)
+        shared.execute("RESET lock_timeout")
+        assert unmarked(shared, marks, [held, free], later) == {held}
+    assert unmarked(shared, marks, [held, free], later) == {held}

@@ -324,24 +324,24 @@ def mark_migrated(
     still the same says nothing else changed it since: any other change
     moves it (a runner's own, which does not, needs the lock and adds
     records only). A mark whose row a change in progress holds is skipped,
-    not waited for (the next look reads that history)."""
+    not waited for (the next look reads that history).
+
+    The marks still at their version are locked first, once, then updated:
+    with the lock in a subquery of the UPDATE, the planner could run it again
+    for every mark of the page (at 10,000 tenants it did: 150 ms a page of
+    500, 15 times the whole statement's cost at 3,000)."""
     if not versions:
         return
     schemas = list(versions)
     session.execute(
         sql.SQL(
-            "UPDATE {marks} AS m SET checked_for = %s, checked_version = m.version,"
+            "WITH unchanged AS MATERIALIZED (SELECT m.schema_name FROM {marks} AS m"
+            " JOIN unnest(%s::text[], %s::bigint[]) AS entered(schema_name, version)"
+            " ON m.schema_name = entered.schema_name AND m.version = entered.version"
+            " FOR UPDATE OF m SKIP LOCKED)"
+            " UPDATE {marks} AS m SET checked_for = %s, checked_version = m.version,"
             " checked_table = to_regclass(format('%%I.%%I', m.schema_name, %s::text))"
-            " FROM unnest(%s::text[], %s::bigint[]) AS entered(schema_name, version)"
-            " WHERE m.schema_name = entered.schema_name AND m.version = entered.version"
-            " AND m.schema_name IN (SELECT schema_name FROM {marks}"
-            "  WHERE schema_name = ANY(%s::text[]) FOR UPDATE SKIP LOCKED)"
+            " FROM unchanged WHERE m.schema_name = unchanged.schema_name"
         ).format(marks=marks.table),
-        (
-            digest(migration_ids),
-            HISTORY_TABLE,
-            schemas,
-            [versions[schema] for schema in schemas],
-            schemas,
-        ),
+        (schemas, [versions[schema] for schema in schemas], digest(migration_ids), HISTORY_TABLE),
     )

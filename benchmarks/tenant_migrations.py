@@ -15,7 +15,8 @@ creates that table.
 - ours: the baked service's `run_all_tenant_migrations` (migrate-all), with
   its default concurrency unless --concurrency says otherwise;
 - the floor: raw psycopg executing the same migration SQL, one transaction per
-  tenant, on as many connections as ours uses, with no bookkeeping at all;
+  tenant in one round trip (BEGIN, the statements and COMMIT pipelined), on
+  as many connections as ours uses, with no bookkeeping at all;
 - yoyo: its Python API in-process, one backend per tenant (`?schema=`),
   sequential, on the first --yoyo-tenants tenants (it is slow; the figure is
   per tenant either way).

@@ -313,6 +313,32 @@ def test_a_tenant_marked_earlier_that_holds_every_migration_is_found_up_to_date_
     assert unmarked(shared, marks, [tenant_id], later) == set()
 
 
+def entered_and_recorded(
+    shared_target: PostgresTarget,
+    marks: Marks,
+    other: psycopg.Connection[tuple[object, ...]],
+    tenant_ids: Sequence[str],
+) -> dict[str, int]:
+    """The tenants as a runner leaves them before it marks them: each entered
+    by a worker, its version read with the entering statement, then migrated
+    as a worker records it (skipping the trigger). Their versions on entering."""
+    versions: dict[str, int] = {}
+    entering = history_marks.version_on_entering(marks)
+    worker = open_postgres_session(shared_target)
+    try:
+        for tenant_id in tenant_ids:
+            version = enter_tenant_schema_to_migrate(worker, tenant_id, entering)
+            assert isinstance(version, int)
+            versions[tenant_schema(tenant_id)] = version
+    finally:
+        worker.close()
+    other.execute("SET tenant_history.runner = 'on'")
+    for tenant_id in tenant_ids:
+        other.execute(f"INSERT INTO {table(tenant_id)} (id, checksum, batch, duration_ms) VALUES ({RECORD})")
+    other.execute("RESET tenant_history.runner")
+    return versions
+
+
 def test_a_tenant_changed_by_hand_after_its_worker_entered_it_is_not_marked_with_the_others(
     later_source: MigrationSource,
     shared_target: PostgresTarget,
@@ -323,23 +349,8 @@ def test_a_tenant_changed_by_hand_after_its_worker_entered_it_is_not_marked_with
 ) -> None:
     changed, untouched = created("changed", "untouched")
     later = later_source.migration_ids()
-    versions: dict[str, int] = {}
-    entering = history_marks.version_on_entering(marks)
-    worker = open_postgres_session(shared_target)
-    try:
-        # As a worker enters each tenant: its version read with the entering statement.
-        for tenant_id in (changed, untouched):
-            version = enter_tenant_schema_to_migrate(worker, tenant_id, entering)
-            assert isinstance(version, int)
-            versions[tenant_schema(tenant_id)] = version
-    finally:
-        worker.close()
-    # Both migrated as a worker records it (skipping the trigger), then a
-    # change by hand to one of them, before the runner marks them.
-    other.execute("SET tenant_history.runner = 'on'")
-    for tenant_id in (changed, untouched):
-        other.execute(f"INSERT INTO {table(tenant_id)} (id, checksum, batch, duration_ms) VALUES ({RECORD})")
-    other.execute("RESET tenant_history.runner")
+    versions = entered_and_recorded(shared_target, marks, other, [changed, untouched])
+    # A change by hand to one of them, before the runner marks them.
     other.execute(f"DELETE FROM {table(changed)} WHERE id = '{IDS[0]}'")
 
     history_marks.mark_migrated(shared, marks, later, versions)
@@ -358,20 +369,7 @@ def test_marking_after_a_run_skips_a_mark_that_an_uncommitted_change_holds(
 ) -> None:
     held, free = created("held", "free")
     later = later_source.migration_ids()
-    entering = history_marks.version_on_entering(marks)
-    worker = open_postgres_session(shared_target)
-    try:
-        versions: dict[str, int] = {}
-        for tenant_id in (held, free):
-            version = enter_tenant_schema_to_migrate(worker, tenant_id, entering)
-            assert isinstance(version, int)
-            versions[tenant_schema(tenant_id)] = version
-    finally:
-        worker.close()
-    other.execute("SET tenant_history.runner = 'on'")
-    for tenant_id in (held, free):
-        other.execute(f"INSERT INTO {table(tenant_id)} (id, checksum, batch, duration_ms) VALUES ({RECORD})")
-    other.execute("RESET tenant_history.runner")
+    versions = entered_and_recorded(shared_target, marks, other, [held, free])
     with other.transaction():
         # A change by hand, not yet committed: its trigger holds the mark's row.
         other.execute(f"DELETE FROM {table(held)} WHERE id = '{IDS[0]}'")

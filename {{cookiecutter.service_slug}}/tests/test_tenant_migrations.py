@@ -746,6 +746,14 @@ def test_entering_reads_the_history_in_its_round_trip_only_where_it_can_be_relie
         assert lock_is_free(shared, without_history) and not lock_is_free(shared, after)
     finally:
         worker.close()
+    # The client watch the entering statement sets is undone with it, and set
+    # again: a session whose first tenant has no history table keeps it too.
+    first_worker = open_postgres_session(shared_target)
+    try:
+        enter_tenant_schema_then_read(first_worker, without_history, then_read=SNAPSHOT_QUERY)
+        assert first_worker.execute("SHOW client_connection_check_interval") == [("1s",)]
+    finally:
+        first_worker.close()
     assert history(shared, free) == history(shared, busy) == [(FIRST, 1), (NICKNAME, 2)]
     assert history(shared, after) == [(FIRST, 1)]
 

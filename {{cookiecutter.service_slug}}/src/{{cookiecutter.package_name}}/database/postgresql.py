@@ -205,7 +205,8 @@ class PostgresSession:
         (a schema without that table), the search path the entering
         statement set is undone with it, and is set again here; the locks,
         session-level, are not undone. The read's rows are then None: the
-        caller reads again its own way, and meets the failure there."""
+        caller reads again its own way, and meets the failure there. (The
+        client watch the entering statement sets is undone too: set again.)"""
         entered_cursor, then_cursor = self._connection.cursor(), self._connection.cursor()
         try:
             with self._connection.pipeline():
@@ -215,8 +216,9 @@ class PostgresSession:
             if entered_cursor.pgresult is None or entered_cursor.pgresult.status != ExecStatus.TUPLES_OK:
                 raise  # the entering statement itself failed
             self._connection.execute(
-                "SELECT set_config('search_path', quote_ident(nspname), false) FROM pg_namespace"
-                " WHERE nspname = %s",
+                f"SELECT 1{self._watch_client()} FROM (SELECT 1) AS one LEFT JOIN LATERAL"  # noqa: S608
+                " (SELECT set_config('search_path', quote_ident(nspname), false)"
+                " FROM pg_namespace WHERE nspname = %s) AS entered ON true",
                 (schema,),
             )
             return entered_cursor.fetchall(), None

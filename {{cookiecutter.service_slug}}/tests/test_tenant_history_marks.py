@@ -327,7 +327,7 @@ def entered_and_recorded(
     worker = open_postgres_session(shared_target)
     try:
         for tenant_id in tenant_ids:
-            version = enter_tenant_schema_to_migrate(worker, tenant_id, entering)
+            version, _ = enter_tenant_schema_to_migrate(worker, tenant_id, entering)
             assert isinstance(version, int)
             versions[tenant_schema(tenant_id)] = version
     finally:

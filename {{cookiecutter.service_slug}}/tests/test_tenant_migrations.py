@@ -53,7 +53,6 @@ from {{ cookiecutter.package_name }}.tenants.schemas import (
     InvalidTenantIdError,
     TenantExistsError,
     UnknownTenantError,
-    enter_tenant_schema_then_read,
     enter_tenant_schema_to_migrate,
 )
 from {{ cookiecutter.package_name }}.tenants.workers import SMALLEST_SHARE
@@ -727,22 +726,22 @@ def test_entering_reads_the_history_in_its_round_trip_only_where_it_can_be_relie
     worker = open_postgres_session(shared_target)
     try:
         # Lock taken: the history comes with it, and is not read again.
-        _, rows = enter_tenant_schema_then_read(worker, free, then_read=SNAPSHOT_QUERY)
+        _, rows = enter_tenant_schema_to_migrate(worker, free, then_read=SNAPSHOT_QUERY)
         assert rows is not None and [row[:2] for row in rows] == [(FIRST, 1)]
         assert apply_pending(worker, source, read_under_lock=snapshot_of(rows)).applied == [NICKNAME]
         # Lock held elsewhere: what was read may be stale by the time it is free.
         with lock_held_elsewhere(shared_target, busy):
-            _, rows = enter_tenant_schema_then_read(worker, busy, then_read=SNAPSHOT_QUERY)
+            _, rows = enter_tenant_schema_to_migrate(worker, busy, then_read=SNAPSHOT_QUERY)
         assert rows is None
         assert apply_pending(worker, source).applied == [NICKNAME]
         # No history table: the failed read undid the search path the entering
         # statement set (one implicit transaction); it is set again, and the
         # lock (session-level) is held once, so entering the next releases it.
-        _, rows = enter_tenant_schema_then_read(worker, without_history, then_read=SNAPSHOT_QUERY)
+        _, rows = enter_tenant_schema_to_migrate(worker, without_history, then_read=SNAPSHOT_QUERY)
         assert rows is None
         assert worker.execute("SELECT current_schema()") == [(f"tenant_{without_history}",)]
         assert not lock_is_free(shared, without_history)
-        enter_tenant_schema_then_read(worker, after, then_read=SNAPSHOT_QUERY)
+        enter_tenant_schema_to_migrate(worker, after, then_read=SNAPSHOT_QUERY)
         assert lock_is_free(shared, without_history) and not lock_is_free(shared, after)
     finally:
         worker.close()
@@ -750,7 +749,7 @@ def test_entering_reads_the_history_in_its_round_trip_only_where_it_can_be_relie
     # again: a session whose first tenant has no history table keeps it too.
     first_worker = open_postgres_session(shared_target)
     try:
-        enter_tenant_schema_then_read(first_worker, without_history, then_read=SNAPSHOT_QUERY)
+        enter_tenant_schema_to_migrate(first_worker, without_history, then_read=SNAPSHOT_QUERY)
         assert first_worker.execute("SHOW client_connection_check_interval") == [("1s",)]
     finally:
         first_worker.close()

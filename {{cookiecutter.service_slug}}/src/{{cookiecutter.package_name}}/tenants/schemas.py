@@ -85,23 +85,16 @@ def enter_tenant_schema(session: PostgresSession, tenant_id: str, *, local: bool
 
 
 def enter_tenant_schema_to_migrate(
-    session: PostgresSession, tenant_id: str, also_read: str = "NULL"
-) -> object:
-    """enter_tenant_schema for a session that migrates tenant after tenant
-    (a worker's): it also tries the tenant's migration lock, and releases the
-    one of the tenant migrated before, in the same statement
-    (PostgresSession.enter_schema_to_migrate, which reads `also_read` of the
-    schema too: its value is returned)."""
-    return enter_tenant_schema_then_read(session, tenant_id, also_read)[0]
-
-
-def enter_tenant_schema_then_read(
     session: PostgresSession, tenant_id: str, also_read: str = "NULL", then_read: str | None = None
 ) -> tuple[object, list[Row] | None]:
-    """enter_tenant_schema_to_migrate, with `then_read` (a query of the
-    caller's code) run in the schema in the same round trip: its rows, or
-    None where they cannot be relied on (the lock was not free, or the query
-    failed; PostgresSession.enter_schema_to_migrate)."""
+    """enter_tenant_schema for a session that migrates tenant after tenant
+    (a worker's): it also tries the tenant's migration lock, and releases the
+    one of the tenant migrated before, in the same statement, which reads
+    `also_read` of the schema too; `then_read` (a query of the caller's
+    code) runs in the schema in the same round trip
+    (PostgresSession.enter_schema_to_migrate). It returns the value of
+    `also_read` and the rows of `then_read`, or None where they cannot be
+    relied on (the lock was not free, or the query failed)."""
     schema = tenant_schema(tenant_id)
     found, read, rows = session.enter_schema_to_migrate(schema, also_read, then_read)
     if not found:

@@ -16,7 +16,7 @@ from ..errors import ServiceError
 from ..log_context import log_context
 from .one_tenant import failed_result
 from .results import TenantResult
-from .schemas import enter_tenant_schema_then_read
+from .schemas import enter_tenant_schema_to_migrate
 
 # Fewer tenants than this are looked at on one connection: another connection
 # would cost more to open than it saves.
@@ -39,7 +39,7 @@ class Workers:
     one (one statement does both) or closes. `entering`: an SQL expression of
     the schema's `nspname` read in that statement, before the tenant is
     migrated; `then_read`: a query run in the schema right after it, in the
-    same round trip; `migrate` gets both (enter_tenant_schema_then_read)."""
+    same round trip; `migrate` gets both (enter_tenant_schema_to_migrate)."""
 
     def __init__(
         self,
@@ -95,7 +95,7 @@ class Workers:
         with log_context(tenant=tenant_id):
             try:
                 with self._session() as session:
-                    read, rows = enter_tenant_schema_then_read(
+                    read, rows = enter_tenant_schema_to_migrate(
                         session, tenant_id, self._entering, self._then_read
                     )
                     return self._migrate(session, tenant_id, read, rows)

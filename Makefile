@@ -96,8 +96,8 @@ lint: $(ENVIRONMENT) ## Run ruff and mypy --strict on the tests and on rendered 
 bench: $(ENVIRONMENT) ## Print bake, migrate and no-op-check figures (needs the local PostgreSQL)
 	$(POETRY) run python benchmarks/noop_check.py
 
-bench-tenants: $(ENVIRONMENT) ## Print migrate-all figures for 1,000 tenants: ours, yoyo, raw floor (Citus with CITUS_TEST_URL; BASELINE=checkout)
-	$(POETRY) run python benchmarks/tenant_migrations.py $(if $(TENANTS),--tenants $(TENANTS),) $(if $(ROUNDS),--rounds $(ROUNDS),) $(if $(BARE),--bare-schemas,) $(if $(BASELINE),--baseline $(BASELINE),)
+bench-tenants: $(ENVIRONMENT) ## Print migrate-all figures for 1,000 tenants: ours, yoyo, raw floor (Citus with CITUS_TEST_URL; BASELINE=checkout; BOOKKEEPING=1)
+	$(POETRY) run python benchmarks/tenant_migrations.py $(if $(TENANTS),--tenants $(TENANTS),) $(if $(ROUNDS),--rounds $(ROUNDS),) $(if $(BARE),--bare-schemas,) $(if $(BASELINE),--baseline $(BASELINE),) $(if $(BOOKKEEPING),--bookkeeping-floor,)
 
 clean: ## Remove baked services, rendered hooks and caches (keeps .venv and .tools)
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

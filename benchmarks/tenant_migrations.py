@@ -27,11 +27,14 @@ ratio of every round, with its median and spread. With --baseline naming
 another checkout of the template (an earlier version, say, from `git
 worktree add`), that version's migrate-all runs in every round too, in turn
 with ours and the floor, and the report adds ours against it, round by round:
-a change too small for the spread of ours against the floor still shows. Every run's tenants are
+a change too small for the spread of ours against the floor still shows.
+With --bookkeeping-floor, the floor with the statements ours adds for a
+tenant (child_bookkeeping) runs in every round too, and the report adds it
+against the floor: what that SQL costs apart from ours' client code. Every run's tenants are
 prepared before the first run is timed, and all are dropped after the last,
 so that no run shares the machine with preparing or dropping another's (it
-needs the disk space of all their databases at once: 2 x --rounds, 3 x with
---baseline); an untimed run of
+needs the disk space of all their databases at once: 2 x --rounds, one
+more per round with each of --baseline and --bookkeeping-floor); an untimed run of
 the floor on up to 1,000 tenants of their own goes first. Each run also
 reports its CPU time per tenant, the client's and the whole machine's (from
 /proc/stat: the server's and the client's together), and whether a
@@ -277,22 +280,90 @@ def sql_truncate(marks: Any) -> Any:
 
 
 def child_floor(place: Place, count: int, concurrency: int, migrations: Path) -> dict[str, Any]:
-    import psycopg
-    import sqlparse
-    from psycopg import sql
-
-    script = "\n".join(
-        path.read_text()
-        for path in sorted(migrations.glob("*.sql"))
-        if not path.name.endswith(".rollback.sql")
-    )
     # Each statement on its own, pipelined: one round trip per tenant. (The
     # whole file as one simple query is one round trip too, but Citus sends
     # some DDL on to a worker as the query's text, which must be one command.)
     # BEGIN and COMMIT are statements of the pipeline too: psycopg's
     # transaction() around a pipeline costs a round trip each, and inside
     # one it syncs more than once (about half again per transaction here).
-    statements = [statement for statement in sqlparse.split(script) if statement.strip()]
+    from psycopg import sql
+
+    statements = [statement.encode() for _, file in migration_statements(migrations) for statement in file]
+
+    def start(connection: Any) -> Callable[[str], None]:
+        def migrate(schema: str) -> None:
+            with connection.pipeline():
+                connection.execute(b"BEGIN")
+                connection.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
+                for statement in statements:
+                    connection.execute(statement)
+                connection.execute(b"COMMIT")
+
+        return migrate
+
+    return on_connections(place, count, concurrency, start)
+
+
+def child_bookkeeping(place: Place, count: int, concurrency: int, migrations: Path) -> dict[str, Any]:
+    """The floor plus the statements ours sends for a tenant, sent through
+    the baked service's own session functions but none of the runner's
+    layers above them (no yoyo, no futures, no retries): the statement that
+    enters the schema (its lock, its mark's version) with the history read,
+    one round trip; then the floor's pipelined transaction with the lock
+    timeout and the record's INSERT, as a migration's transaction sends them."""
+    from auth_service.database.postgresql import PostgresSession
+    from auth_service.migrator import history
+    from auth_service.migrator.runner import DEFAULT_LOCK_RETRY
+    from auth_service.tenants import history_marks
+
+    files = [(name, [part.encode() for part in parts]) for name, parts in migration_statements(migrations)]
+    first_timeout_ms = round(DEFAULT_LOCK_RETRY.schedule()[0].timeout * 1000)
+    set_lock_timeout = f"SET LOCAL lock_timeout = '{first_timeout_ms}ms'".encode()
+
+    def start(connection: Any) -> Callable[[str], None]:
+        session = PostgresSession(connection)
+        marks = history_marks.prepare(session)
+        entering = "NULL" if marks is None else history_marks.version_on_entering(marks)
+        if marks is not None:
+            history_marks.as_runner(session, local=False)
+
+        def migrate(schema: str) -> None:
+            _, _, rows = session.enter_schema_to_migrate(schema, entering, history.SNAPSHOT_QUERY)
+            batch = history.snapshot_of(rows or []).last_batch + 1
+            for name, statements in files:
+                with connection.pipeline():
+                    connection.execute(b"BEGIN")
+                    connection.execute(set_lock_timeout)
+                    for statement in statements:
+                        connection.execute(statement)
+                    history.record_timed_by_server(
+                        session, name, checksum="0" * 64, batch=batch, ms_before_begin=0
+                    )
+                    connection.execute(b"COMMIT")
+
+        return migrate
+
+    return on_connections(place, count, concurrency, start)
+
+
+def migration_statements(migrations: Path) -> list[tuple[str, list[str]]]:
+    """Each migration file's name and statements, in order."""
+    import sqlparse
+
+    files = [path for path in sorted(migrations.glob("*.sql")) if not path.name.endswith(".rollback.sql")]
+    return [
+        (path.stem, [statement for statement in sqlparse.split(path.read_text()) if statement.strip()])
+        for path in files
+    ]
+
+
+def on_connections(
+    place: Place, count: int, concurrency: int, start: Callable[[Any], Callable[[str], None]]
+) -> dict[str, Any]:
+    """Every tenant schema of `place` migrated by `start(connection)`'s
+    function, on `concurrency` autocommit connections at once, timed."""
+    import psycopg
+
     work: queue.SimpleQueue[str | None] = queue.SimpleQueue()
     for tenant_id in tenant_ids(count, place.prefix):
         work.put(f"tenant_{tenant_id}")
@@ -303,15 +374,9 @@ def child_floor(place: Place, count: int, concurrency: int, migrations: Path) ->
     def worker() -> None:
         try:
             with psycopg.connect(place.url, autocommit=True) as connection:
+                migrate = start(connection)
                 while (schema := work.get()) is not None:
-                    with connection.pipeline():
-                        connection.execute(b"BEGIN")
-                        connection.execute(
-                            sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema))
-                        )
-                        for statement in statements:
-                            connection.execute(statement.encode())
-                        connection.execute(b"COMMIT")
+                    migrate(schema)
         except BaseException as error:  # noqa: BLE001 - reported by the main thread
             errors.append(error)
 
@@ -504,6 +569,8 @@ class Rounds:
     floor: list[dict[str, Any]]
     # Another version's migrate-all (--baseline), or none.
     baseline: list[dict[str, Any]] = field(default_factory=list)
+    # The floor with ours' bookkeeping statements (--bookkeeping-floor), or none.
+    bookkeeping: list[dict[str, Any]] = field(default_factory=list)
 
     def runs(self, method: str) -> list[dict[str, Any]]:
         runs: list[dict[str, Any]] = getattr(self, method)
@@ -519,12 +586,13 @@ class Rounds:
         known = [float(seconds) * 1000 / self.count for seconds in samples if seconds is not None]
         return statistics.median(known) if known else None
 
-    def ratios(self, against: str = "floor") -> list[float]:
-        """Ours over `against` (the floor or the baseline), round by round."""
-        return [ours / other for ours, other in zip(self.ms("ours"), self.ms(against), strict=True)]
+    def ratios(self, against: str = "floor", method: str = "ours") -> list[float]:
+        """`method` (ours, unless another is named) over `against`, round by round."""
+        return [mine / other for mine, other in zip(self.ms(method), self.ms(against), strict=True)]
 
     def methods(self) -> list[str]:
-        return ["ours", "floor", "baseline"] if self.baseline else ["ours", "floor"]
+        others = [method for method in ("baseline", "bookkeeping") if self.runs(method)]
+        return ["ours", "floor", *others]
 
 
 def alternate(
@@ -535,11 +603,14 @@ def alternate(
     rounds: int,
     workers: int,
     baseline_src: Path | None = None,
+    *,
+    bookkeeping: bool = False,
 ) -> Rounds:
     """`rounds` rounds of ours and the floor (and the baseline's migrate-all,
     from `baseline_src`) on `workers` connections; ours first in odd rounds,
-    the floor first in even ones (the baseline between them). Ours' first
-    run also times the no-op check.
+    the floor first in even ones (the baseline and, with `bookkeeping`, the
+    floor with ours' bookkeeping statements between them). Ours' first run
+    also times the no-op check.
 
     Every run's tenants are prepared before the first run is timed, and all
     are dropped after the last: no run shares the machine with preparing the
@@ -550,9 +621,11 @@ def alternate(
         runs: list[tuple[str, ...]] = [("ours", "noop" if number == 0 else "-", str(workers))]
         if baseline_src is not None:
             runs.append(("baseline", "-", str(workers)))
+        if bookkeeping:
+            runs.append(("bookkeeping", str(workers)))
         runs.append(("floor", str(workers)))
         order.extend(runs if number % 2 == 0 else runs[::-1])
-    figures: dict[str, list[dict[str, Any]]] = {"ours": [], "floor": [], "baseline": []}
+    figures: dict[str, list[dict[str, Any]]] = {"ours": [], "floor": [], "baseline": [], "bookkeeping": []}
     with ExitStack() as stack:
         places = [stack.enter_context(where.fresh()) for _ in order]
         for place in places:
@@ -567,25 +640,37 @@ def alternate(
             src, child = (baseline_src, "ours") if method == "baseline" else (project_src, method)
             assert src is not None
             figures[method].append(time_run(place, src, count, child, *extra))
-    return Rounds(count, figures["ours"], figures["floor"], figures["baseline"])
+    return Rounds(count, figures["ours"], figures["floor"], figures["baseline"], figures["bookkeeping"])
 
 
-LABELS = {"ours": "ours, migrate-all", "floor": "raw psycopg floor", "baseline": "baseline's migrate-all"}
+LABELS = {
+    "ours": "ours, migrate-all",
+    "floor": "raw psycopg floor",
+    "baseline": "baseline's migrate-all",
+    "bookkeeping": "floor + ours' bookkeeping SQL",
+}
+
+
+def print_ratios(rounds: Rounds, method: str, against: str) -> None:
+    ratios = rounds.ratios(against, method)
+    print(
+        f"  {method} / {against}, round by round: {', '.join(f'{ratio:.2f}' for ratio in ratios)}; "
+        f"median {statistics.median(ratios):.2f}x (spread {min(ratios):.2f} to {max(ratios):.2f})"
+    )
 
 
 def print_rounds(rounds: Rounds, workers: int) -> None:
     for method in rounds.methods():
         samples, label = rounds.ms(method), f"{LABELS[method]}, {workers} connections"
         print(
-            f"  {label:<40} {statistics.median(samples):7.2f} ms per tenant "
+            f"  {label:<46} {statistics.median(samples):7.2f} ms per tenant "
             f"(median; rounds: {', '.join(f'{ms:.2f}' for ms in samples)})"
         )
     for against in rounds.methods()[1:]:
-        ratios = rounds.ratios(against)
-        print(
-            f"  ours / {against}, round by round: {', '.join(f'{ratio:.2f}' for ratio in ratios)}; "
-            f"median {statistics.median(ratios):.2f}x (spread {min(ratios):.2f} to {max(ratios):.2f})"
-        )
+        print_ratios(rounds, "ours", against)
+    if rounds.bookkeeping:
+        # What ours' bookkeeping statements cost by themselves, without the runner's client code.
+        print_ratios(rounds, "bookkeeping", "floor")
     cpu = {
         method: (rounds.cpu_ms(method, "client_cpu_seconds"), rounds.cpu_ms(method, "busy_cpu_seconds"))
         for method in rounds.methods()
@@ -625,6 +710,11 @@ def main() -> int:
         default=None,
         help="another checkout of the template whose migrate-all also runs in every round",
     )
+    parser.add_argument(
+        "--bookkeeping-floor",
+        action="store_true",
+        help="also time the floor with ours' bookkeeping statements (their cost without ours' client code)",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -648,7 +738,16 @@ def main() -> int:
         if args.baseline is not None:
             other = bake(Path(scratch) / "baseline", "postgresql", "schema-per-tenant", args.baseline)
             baseline_src = other / "src"
-        plain = alternate(on_postgresql, project_src, tenants, count, args.rounds, workers, baseline_src)
+        plain = alternate(
+            on_postgresql,
+            project_src,
+            tenants,
+            count,
+            args.rounds,
+            workers,
+            baseline_src,
+            bookkeeping=args.bookkeeping_floor,
+        )
         yoyo_count = min(count, args.yoyo_tenants)
         yoyo = on_postgresql.measure_once(project_src, tenants, yoyo_count, "yoyo")
         small = on_postgresql.measure_once(project_src, tenants, 10, "ours", "-", str(workers))
@@ -716,6 +815,7 @@ def child_main(arguments: list[str]) -> int:
     actions: dict[str, Callable[[], dict[str, Any]]] = {
         "ours": lambda: child_ours(url, count, int(rest[1]) if len(rest) > 1 else None, rest[0] == "noop"),
         "floor": lambda: child_floor(place, count, int(rest[0]), migrations),
+        "bookkeeping": lambda: child_bookkeeping(place, count, int(rest[0]), migrations),
         "yoyo": lambda: child_yoyo(place, count, migrations),
         "create": lambda: child_create(url, int(rest[0]), Path(rest[1])),
     }

@@ -30,12 +30,14 @@ with ours and the floor, and the report adds ours against it, round by round:
 a change too small for the spread of ours against the floor still shows.
 With --bookkeeping-floor, the floor with the statements ours adds for a
 tenant (child_bookkeeping) runs in every round too, and the report adds it
-against the floor: what that SQL costs apart from ours' client code. Every run's tenants are
-prepared before the first run is timed, and all are dropped after the last,
-so that no run shares the machine with preparing or dropping another's (it
-needs the disk space of all their databases at once: 2 x --rounds, one
-more per round with each of --baseline and --bookkeeping-floor); an untimed run of
-the floor on up to 1,000 tenants of their own goes first. Each run also
+against the floor: what that SQL costs apart from ours' client code.
+
+Every run's tenants are prepared before the first run is timed, and all are
+dropped after the last, so that no run shares the machine with preparing or
+dropping another's (it needs the disk space of all their databases at once:
+2 x --rounds, one more per round with each of --baseline and
+--bookkeeping-floor); an untimed run of the floor on up to 1,000 tenants of
+their own goes first. Each run also
 reports its CPU time per tenant, the client's and the whole machine's (from
 /proc/stat: the server's and the client's together), and whether a
 checkpoint ran during it. Then, on ours' first

@@ -313,15 +313,18 @@ def test_a_tenant_marked_earlier_that_holds_every_migration_is_found_up_to_date_
     assert unmarked(shared, marks, [tenant_id], later) == set()
 
 
-def entered_and_recorded(
+@pytest.fixture
+def entered_pair(
     shared_target: PostgresTarget,
     marks: Marks,
+    created: Create,
     other: psycopg.Connection[tuple[object, ...]],
-    tenant_ids: Sequence[str],
-) -> dict[str, int]:
-    """The tenants as a runner leaves them before it marks them: each entered
+) -> tuple[list[str], dict[str, int]]:
+    """Two tenants as a runner leaves them before it marks them: each entered
     by a worker, its version read with the entering statement, then migrated
-    as a worker records it (skipping the trigger). Their versions on entering."""
+    as a worker records it (skipping the trigger). Their ids, and their
+    versions on entering."""
+    tenant_ids = created("first", "second")
     versions: dict[str, int] = {}
     entering = history_marks.version_on_entering(marks)
     worker = open_postgres_session(shared_target)
@@ -336,20 +339,18 @@ def entered_and_recorded(
     for tenant_id in tenant_ids:
         other.execute(f"INSERT INTO {table(tenant_id)} (id, checksum, batch, duration_ms) VALUES ({RECORD})")
     other.execute("RESET tenant_history.runner")
-    return versions
+    return tenant_ids, versions
 
 
 def test_a_tenant_changed_by_hand_after_its_worker_entered_it_is_not_marked_with_the_others(
     later_source: MigrationSource,
-    shared_target: PostgresTarget,
     shared: PostgresSession,
     marks: Marks,
-    created: Create,
+    entered_pair: tuple[list[str], dict[str, int]],
     other: psycopg.Connection[tuple[object, ...]],
 ) -> None:
-    changed, untouched = created("changed", "untouched")
+    [changed, untouched], versions = entered_pair
     later = later_source.migration_ids()
-    versions = entered_and_recorded(shared_target, marks, other, [changed, untouched])
     # A change by hand to one of them, before the runner marks them.
     other.execute(f"DELETE FROM {table(changed)} WHERE id = '{IDS[0]}'")
 
@@ -361,15 +362,13 @@ def test_a_tenant_changed_by_hand_after_its_worker_entered_it_is_not_marked_with
 
 def test_marking_after_a_run_skips_a_mark_that_an_uncommitted_change_holds(
     later_source: MigrationSource,
-    shared_target: PostgresTarget,
     shared: PostgresSession,
     marks: Marks,
-    created: Create,
+    entered_pair: tuple[list[str], dict[str, int]],
     other: psycopg.Connection[tuple[object, ...]],
 ) -> None:
-    held, free = created("held", "free")
+    [held, free], versions = entered_pair
     later = later_source.migration_ids()
-    versions = entered_and_recorded(shared_target, marks, other, [held, free])
     with other.transaction():
         # A change by hand, not yet committed: its trigger holds the mark's row.
         other.execute(f"DELETE FROM {table(held)} WHERE id = '{IDS[0]}'")

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,30 @@ def test_serving_an_in_memory_database_is_refused_in_one_line() -> None:
     assert result.returncode == 1
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("error: DATABASE_URL sqlite:///:memory: cannot serve: "), line
+
+
+def test_a_migration_url_naming_another_sqlite_file_is_refused_and_creates_nothing(tmp_path: Path) -> None:
+    # A SQLite file has no pooler in front of it: migrations must run on the
+    # app's own file, never on a second one the app would not read.
+    database, other = tmp_path / "service.db", tmp_path / "other.db"
+
+    result = cli("migrate", DATABASE_URL=f"sqlite:///{database}", MIGRATION_DATABASE_URL=f"sqlite:///{other}")
+
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: MIGRATION_DATABASE_URL names sqlite:///{other} "), line
+    assert "a SQLite file has no other" in line, line
+    assert not database.exists() and not other.exists()
+
+    # The app's own file, named again, is the same database: accepted.
+    same = cli(
+        "migrate", DATABASE_URL=f"sqlite:///{database}", MIGRATION_DATABASE_URL=f"sqlite:///{database}"
+    )
+    assert same.returncode == 0, same.stderr
+    assert not other.exists()
+    with closing(sqlite3.connect(database)) as connection:
+        [(applied,)] = connection.execute("SELECT count(*) FROM schema_migrations").fetchall()
+    assert applied >= 1
 
 
 ROWS = [

@@ -44,8 +44,9 @@ checkpoint ran during it. Then, on ours' first
 migrated tenants, the no-op check across all N up-to-date
 tenants (a whole `run_all_tenant_migrations` that finds nothing to do): the
 median, the first right after migrating, and one with the marks emptied
-(every tenant's history read, as on the first run after an upgrade); and
-ours' peak memory (max RSS of the child process) at N and at 10 tenants.
+(every tenant's history read, as on the first run after an upgrade); the
+summary `tenants-status` prints (median); and ours' peak memory (max RSS
+of the child process) at N and at 10 tenants.
 Last, the latency of 100 tenant creations one after another (the sign-up
 path, in-process) with N tenants already there, p50 and p95, for a service
 with 1 migration and for one with 30.
@@ -250,8 +251,30 @@ def child_ours(url: str, count: int, concurrency: int | None, noop: bool) -> dic
             assert again.up_to_date == count and not again.migrated
         figures["noop_seconds"] = statistics.median(samples)
         figures["noop_first_seconds"] = samples[0]
+        figures["status_seconds"] = status_seconds(target, count)
         figures["noop_unmarked_seconds"] = noop_without_marks(target, count, workers)
     return figures
+
+
+def status_seconds(target: Any, count: int) -> float:
+    """`tenants-status`'s summary of the N up-to-date tenants, each time on a
+    connection of its own, as the command opens one (median of NOOP_RUNS)."""
+    from auth_service.database.postgresql import open_postgres_session
+    from auth_service.migrator.sources import MigrationSource
+    from auth_service.tenants.pending import summarize
+
+    migration_ids = MigrationSource.for_dialect("postgresql").migration_ids()
+    samples = []
+    for _ in range(NOOP_RUNS):
+        session = open_postgres_session(target)
+        try:
+            started = time.perf_counter()
+            summary = summarize(session, migration_ids)
+            samples.append(time.perf_counter() - started)
+        finally:
+            session.close()
+        assert summary.total == count and not summary.pending
+    return statistics.median(samples)
 
 
 def noop_without_marks(target: Any, count: int, workers: int) -> float | None:
@@ -785,6 +808,10 @@ def main() -> int:
         f"{float(ours['noop_first_seconds']) * 1000:.0f} ms; with no marks (every history read): "
         f"{float(ours['noop_unmarked_seconds']) * 1000:.0f} ms"
     )
+    print(
+        f"tenants-status across the {count} up-to-date tenants (its summary, median of {NOOP_RUNS}): "
+        f"{float(ours['status_seconds']) * 1000:.0f} ms"
+    )
     peak, peak_small = float(plain.ours[0]["max_rss_mb"]), float(small["max_rss_mb"])
     print(
         f"Peak memory of ours (max RSS): {peak:.1f} MB at N={count}, "
@@ -805,7 +832,8 @@ def main() -> int:
         print(f"  ours on Citus: {against_plain:.2f}x ours on plain PostgreSQL (medians)")
         print(
             f"  No-op check across {count} up-to-date tenants on Citus (median of {NOOP_RUNS}): "
-            f"{float(citus.ours[0]['noop_seconds']) * 1000:.0f} ms"
+            f"{float(citus.ours[0]['noop_seconds']) * 1000:.0f} ms; tenants-status: "
+            f"{float(citus.ours[0]['status_seconds']) * 1000:.0f} ms"
         )
     return 0
 

@@ -20,7 +20,7 @@ from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
 from {{ cookiecutter.package_name }}.tenants import history_marks
 from {{ cookiecutter.package_name }}.tenants.creation import create_tenant
 from {{ cookiecutter.package_name }}.tenants.history_marks import Marks
-from {{ cookiecutter.package_name }}.tenants.pending import tenants_with_pending
+from {{ cookiecutter.package_name }}.tenants.pending import summarize, tenants_with_pending
 from {{ cookiecutter.package_name }}.tenants.runner import run_all_tenant_migrations
 from {{ cookiecutter.package_name }}.tenants.schemas import enter_tenant_schema_to_migrate, tenant_schema
 from helpers_citus import shared_schema_on
@@ -311,6 +311,50 @@ def test_a_tenant_marked_earlier_that_holds_every_migration_is_found_up_to_date_
 
     assert report.ok and report.up_to_date == 1 and not report.migrated
     assert unmarked(shared, marks, [tenant_id], later) == set()
+
+
+def test_the_status_summary_trusts_counting_marks_reads_the_rest_and_writes_nothing(
+    later_source: MigrationSource,
+    shared: PostgresSession,
+    marks: Marks,
+    created: Create,
+    new_tenant_id: NewTenantId,
+    other: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    marked, changed, unwatched = created("marked", "changed", "unwatched")
+    other.execute(f"DELETE FROM {table(changed)}")
+    other.execute(f"DROP TRIGGER _tenant_history_changed ON {table(unwatched)}")
+    # Created with both migrations, then marked for the first only (a
+    # replica still on the old release looked at it): it holds every one.
+    rolling = new_tenant_id("rolling")
+    create_tenant(shared, rolling, later_source)
+    assert tenants_with_pending(shared, [rolling], IDS, marks) == set()
+
+    def state() -> object:
+        rows = other.execute(f"SELECT * FROM {marks.table.as_string()} ORDER BY schema_name").fetchall()
+        triggers = other.execute("SELECT count(*) FROM pg_trigger WHERE tgname = '_tenant_history_changed'")
+        return rows, triggers.fetchall()
+
+    before = state()
+    shared.execute("SET default_transaction_read_only = on")
+    try:
+        # Should the summary read the marked tenant's history, it would wait
+        # for this lock and fail.
+        with other.transaction():
+            other.execute(f"LOCK TABLE {table(marked)} IN ACCESS EXCLUSIVE MODE")
+            shared.execute("SET lock_timeout = '10s'")
+            now = summarize(shared, IDS)
+        later = summarize(shared, later_source.migration_ids())
+    finally:
+        shared.execute("RESET default_transaction_read_only")
+        shared.execute("RESET lock_timeout")
+
+    assert (now.total, now.pending) == (4, [changed])
+    # For the later release, the earlier marks do not spare a read: the
+    # tenant that holds both migrations is up to date, not pending.
+    assert sorted(later.pending) == sorted([marked, changed, unwatched])
+    assert state() == before
+    assert not watched(shared, marks, unwatched)
 
 
 @pytest.fixture

@@ -129,12 +129,7 @@ def prepare(shared: PostgresSession, *, on_citus: bool | None = None) -> Marks |
         on_citus = citus.detect(shared) is not None
     if on_citus:
         return None
-    schema, table_exists, function_exists = shared.execute(
-        "SELECT current_schema(), to_regclass(format('%%I.%%I', current_schema(), %s::text)) IS NOT NULL,"
-        " to_regprocedure(format('%%I.%%I()', current_schema(), %s::text)) IS NOT NULL",
-        (MARKS_TABLE, FUNCTION),
-    )[0]
-    marks = Marks(str(schema))
+    marks, table_exists, function_exists = _look_up(shared)
     # Another process creating them at the same moment is fine.
     if not table_exists:
         with suppress(UniqueViolation):
@@ -162,6 +157,25 @@ def prepare(shared: PostgresSession, *, on_citus: bool | None = None) -> Marks |
                 )
             )
     return marks
+
+
+def existing(shared: PostgresSession) -> Marks | None:
+    """The marks of the shared session's schema if a run has made them (None
+    otherwise, and on Citus), creating nothing: for a command that only reads."""
+    if citus.detect(shared) is not None:
+        return None
+    marks, table_exists, function_exists = _look_up(shared)
+    return marks if table_exists and function_exists else None
+
+
+def _look_up(shared: PostgresSession) -> tuple[Marks, bool, bool]:
+    """The shared schema's marks, and whether their table and function exist."""
+    schema, table_exists, function_exists = shared.execute(
+        "SELECT current_schema(), to_regclass(format('%%I.%%I', current_schema(), %s::text)) IS NOT NULL,"
+        " to_regprocedure(format('%%I.%%I()', current_schema(), %s::text)) IS NOT NULL",
+        (MARKS_TABLE, FUNCTION),
+    )[0]
+    return Marks(str(schema)), bool(table_exists), bool(function_exists)
 
 
 def digest(migration_ids: Sequence[str]) -> str:

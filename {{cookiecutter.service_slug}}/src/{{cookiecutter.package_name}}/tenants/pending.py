@@ -9,6 +9,8 @@ schemas with no bookkeeping table yet. Then one UNION
 ALL query per page of the remaining tenants counts, in each schema's
 `schema_migrations`, how many of the shipped migrations are applied, and
 marks those that hold them all. Only the tenants that come back have work to do.
+The summary (`tenants-status`, a dry run) trusts the same marks, reads the
+rest, and writes nothing.
 """
 
 from __future__ import annotations
@@ -72,9 +74,20 @@ def _read(
     marking: tuple[Marks, str] | None = None,
 ) -> set[str]:
     """Those of `tenant_ids` whose history lacks any of `migration_ids`, in
-    one statement; with `marking`, it marks the others in the same snapshot."""
-    if not tenant_ids:
-        return set()
+    one statement per READ_CHUNK of them; with `marking`, each statement
+    marks the others in its own snapshot."""
+    pending: set[str] = set()
+    for start in range(0, len(tenant_ids), READ_CHUNK):
+        pending |= _read_chunk(session, tenant_ids[start : start + READ_CHUNK], migration_ids, marking)
+    return pending
+
+
+def _read_chunk(
+    session: PostgresSession,
+    tenant_ids: Sequence[str],
+    migration_ids: Sequence[str],
+    marking: tuple[Marks, str] | None,
+) -> set[str]:
     params: list[object] = [list(migration_ids), len(migration_ids)]
     parts: list[sql.Composable] = [EXPECTED, *_branches(tenant_ids), FOUND_END]
     if marking is not None:
@@ -84,6 +97,13 @@ def _read(
     parts.append(INCOMPLETE)
     found = session.execute(sql.Composed(parts), params)
     return {tenant_ids[row[0]] for row in found}
+
+
+# Histories read per statement. The server's cost per branch of the UNION ALL
+# grows with the number of branches: 500 in one statement took 1.6 ms per
+# tenant on a fresh connection, 10 to 50 took 0.33 to 0.43 ms (2,000 tenants,
+# PostgreSQL 15); a round trip per 50 costs little next to that.
+READ_CHUNK: Final = 50
 
 
 EXPECTED: Final = sql.SQL("WITH expected AS (SELECT %s::text[] AS ids, %s::int AS n), found AS (")
@@ -138,12 +158,31 @@ class TenantsSummary:
 
 
 def summarize(session: PostgresSession, migration_ids: Sequence[str]) -> TenantsSummary:
-    """How many tenants are up to date, which have pending migrations, which failed last."""
+    """How many tenants are up to date, which have pending migrations, which
+    failed last. It writes nothing: a tenant whose mark counts for
+    `migration_ids` is up to date unread (as in the no-op check), every other
+    tenant's history is read, and nobody is watched or marked."""
     registry.ensure_registry(session)
+    marks = history_marks.existing(session)
     total = 0
     pending: list[str] = []
     for page in registry.pages(session):
         total += len(page)
-        behind = tenants_with_pending(session, page, migration_ids)
+        behind = _pending_read_only(session, page, migration_ids, marks)
         pending.extend(t for t in page if t in behind)
     return TenantsSummary(total=total, pending=pending, failed=registry.last_failures(session))
+
+
+def _pending_read_only(
+    session: PostgresSession, tenant_ids: Sequence[str], migration_ids: Sequence[str], marks: Marks | None
+) -> set[str]:
+    """tenants_with_pending without a write. A mark made for an earlier
+    release's migrations does not spare a read here: a runner's own records
+    leave the version as it was, and it marks what it migrated only after the
+    tenant's page (a run stopped in between never does), so such a mark may
+    say less than the history holds."""
+    if marks is None or not tenant_ids or not migration_ids:
+        return tenants_with_pending(session, tenant_ids, migration_ids)
+    unsure = history_marks.unmarked(session, marks, tenant_ids, history_marks.digest(migration_ids))
+    without_history = {u.tenant_id for u in unsure if not u.has_history}
+    return without_history | _read(session, [u.tenant_id for u in unsure if u.has_history], migration_ids)

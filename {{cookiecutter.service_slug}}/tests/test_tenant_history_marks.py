@@ -321,9 +321,13 @@ def test_the_status_summary_trusts_counting_marks_reads_the_rest_and_writes_noth
     new_tenant_id: NewTenantId,
     other: psycopg.Connection[tuple[object, ...]],
 ) -> None:
-    marked, changed, unwatched = created("marked", "changed", "unwatched")
+    marked, changed, touched, unwatched = created("marked", "changed", "touched", "unwatched")
     other.execute(f"DELETE FROM {table(changed)}")
+    # Its version moved, but its history still holds every migration.
+    other.execute(f"UPDATE {table(touched)} SET duration_ms = duration_ms + 1")
+    # Without its trigger, a change leaves the version as it was.
     other.execute(f"DROP TRIGGER _tenant_history_changed ON {table(unwatched)}")
+    other.execute(f"DELETE FROM {table(unwatched)}")
     # Created with both migrations, then marked for the first only (a
     # replica still on the old release looked at it): it holds every one.
     rolling = new_tenant_id("rolling")
@@ -349,10 +353,10 @@ def test_the_status_summary_trusts_counting_marks_reads_the_rest_and_writes_noth
         shared.execute("RESET default_transaction_read_only")
         shared.execute("RESET lock_timeout")
 
-    assert (now.total, now.pending) == (4, [changed])
+    assert (now.total, sorted(now.pending)) == (5, sorted([changed, unwatched]))
     # For the later release, the earlier marks do not spare a read: the
     # tenant that holds both migrations is up to date, not pending.
-    assert sorted(later.pending) == sorted([marked, changed, unwatched])
+    assert sorted(later.pending) == sorted([marked, changed, touched, unwatched])
     assert state() == before
     assert not watched(shared, marks, unwatched)
 

@@ -931,6 +931,27 @@ def test_a_registry_kept_under_its_old_name_is_renamed_with_its_rows(
     assert list(registry(shared)) == [acme]
 
 
+def test_the_summary_creates_no_registry_and_reads_one_under_its_old_name_without_renaming_it(
+    shared: PostgresSession, new_tenant_id: NewTenantId
+) -> None:
+    # The summary serves `migrate --dry-run` too, which changes nothing.
+    shipped = MigrationSource.for_dialect("postgresql").migration_ids()
+    assert (summarize(shared, shipped).total, shared.execute("SELECT to_regclass('_tenant_registry')")) == (
+        0,
+        [(None,)],
+    )
+    acme = new_tenant_id("acme")
+    create_tenant(shared, acme)
+    shared.execute("ALTER TABLE _tenant_registry RENAME TO tenants")
+
+    summary = summarize(shared, shipped)
+
+    assert (summary.total, summary.pending) == (1, [])
+    assert shared.execute("SELECT to_regclass('_tenant_registry'), to_regclass('tenants') IS NOT NULL") == [
+        (None, True)
+    ]
+
+
 def test_a_foreign_table_with_the_registry_name_is_refused_and_kept(
     shared: PostgresSession, new_tenant_id: NewTenantId
 ) -> None:

@@ -53,7 +53,10 @@ def with_nodes(status: Command) -> Command:
 
 
 def _nodes(session: PostgresSession) -> Iterator[tuple[str, str]]:
-    for page in registry.pages(session):
+    table = registry.table_to_read(session)
+    if table is None:
+        return
+    for page in registry.pages(session, table=table):
         nodes = citus.nodes_of(session, page)
         for tenant_id in page:
             yield tenant_id, nodes[tenant_id]

@@ -6,7 +6,7 @@ catalog and the marks finds the tenants whose mark does not count; those
 marked by an earlier release (for the first of the shipped migrations only)
 are pending without being read. Without marks, one query finds the tenant
 schemas with no bookkeeping table yet. Then one UNION
-ALL query per page of the remaining tenants counts, in each schema's
+ALL query per 50 of the remaining tenants counts, in each schema's
 `schema_migrations`, how many of the shipped migrations are applied, and
 marks those that hold them all. Only the tenants that come back have work to do.
 The summary (`tenants-status`, a dry run) trusts the same marks, reads the
@@ -88,6 +88,7 @@ def _read_chunk(
     migration_ids: Sequence[str],
     marking: tuple[Marks, str] | None,
 ) -> set[str]:
+    """_read's one statement: a UNION ALL branch per tenant."""
     params: list[object] = [list(migration_ids), len(migration_ids)]
     parts: list[sql.Composable] = [EXPECTED, *_branches(tenant_ids), FOUND_END]
     if marking is not None:
@@ -159,18 +160,21 @@ class TenantsSummary:
 
 def summarize(session: PostgresSession, migration_ids: Sequence[str]) -> TenantsSummary:
     """How many tenants are up to date, which have pending migrations, which
-    failed last. It writes nothing: a tenant whose mark counts for
-    `migration_ids` is up to date unread (as in the no-op check), every other
-    tenant's history is read, and nobody is watched or marked."""
-    registry.ensure_registry(session)
+    failed last. It writes nothing (it serves `migrate --dry-run` too): a
+    tenant whose mark counts for `migration_ids` is up to date unread (as in
+    the no-op check), every other tenant's history is read, nobody is watched
+    or marked, and the registry is neither created nor renamed."""
+    table = registry.table_to_read(session)
+    if table is None:
+        return TenantsSummary(total=0)
     marks = history_marks.existing(session)
     total = 0
     pending: list[str] = []
-    for page in registry.pages(session):
+    for page in registry.pages(session, table=table):
         total += len(page)
         behind = _pending_read_only(session, page, migration_ids, marks)
         pending.extend(t for t in page if t in behind)
-    return TenantsSummary(total=total, pending=pending, failed=registry.last_failures(session))
+    return TenantsSummary(total=total, pending=pending, failed=registry.last_failures(session, table))
 
 
 def _pending_read_only(
@@ -182,6 +186,7 @@ def _pending_read_only(
     tenant's page (a run stopped in between never does), so such a mark may
     say less than the history holds."""
     if marks is None or not tenant_ids or not migration_ids:
+        # Without marks, tenants_with_pending neither watches nor marks.
         return tenants_with_pending(session, tenant_ids, migration_ids)
     unsure = history_marks.unmarked(session, marks, tenant_ids, history_marks.digest(migration_ids))
     without_history = {u.tenant_id for u in unsure if not u.has_history}

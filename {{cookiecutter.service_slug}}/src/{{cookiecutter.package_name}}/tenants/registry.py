@@ -80,6 +80,21 @@ def ensure_registry(session: PostgresSession, *, create: bool = True) -> None:
         with suppress(UniqueViolation):
             session.execute(CREATE_TABLE)
         return
+    _check_is_registry(columns)
+
+
+def table_to_read(session: PostgresSession) -> str | None:
+    """The registry's table as a command that changes nothing finds it: the
+    registry, or the table of its earlier name with its columns (renamed by
+    the next command that writes); None if there is neither."""
+    columns = _columns(session, TABLE)
+    if columns is None:
+        return LEGACY_TABLE if _columns(session, LEGACY_TABLE) == COLUMNS else None
+    _check_is_registry(columns)
+    return TABLE
+
+
+def _check_is_registry(columns: tuple[str, ...]) -> None:
     if columns != COLUMNS:
         raise RegistryCollisionError(
             f"the table {TABLE} in the shared schema is not this service's tenant registry "
@@ -123,13 +138,13 @@ def count(session: PostgresSession) -> int:
     return int(session.execute(f"SELECT count(*) FROM {TABLE}")[0][0])  # noqa: S608
 
 
-def pages(session: PostgresSession, size: int = PAGE_SIZE) -> Iterator[list[str]]:
+def pages(session: PostgresSession, size: int = PAGE_SIZE, table: str = TABLE) -> Iterator[list[str]]:
     """Every tenant id in order, a page at a time, so memory does not grow
     with the tenant count (keyset pagination: each page is one index scan)."""
     after = ""
     while True:
         rows = session.execute(
-            f"SELECT id FROM {TABLE} WHERE id > %s ORDER BY id LIMIT %s",  # noqa: S608
+            f"SELECT id FROM {table} WHERE id > %s ORDER BY id LIMIT %s",  # noqa: S608
             (after, size),
         )
         if not rows:
@@ -161,9 +176,9 @@ def record_outcomes(session: PostgresSession, outcomes: Sequence[TenantResult]) 
     )
 
 
-def last_failures(session: PostgresSession) -> list[FailedTenant]:
+def last_failures(session: PostgresSession, table: str = TABLE) -> list[FailedTenant]:
     rows = session.execute(
-        f"SELECT id, last_error, last_run_at FROM {TABLE} "  # noqa: S608
+        f"SELECT id, last_error, last_run_at FROM {table} "  # noqa: S608
         "WHERE last_outcome = 'failed' ORDER BY id"
     )
     return [FailedTenant(row[0], row[1] or "", as_datetime(row[2])) for row in rows]

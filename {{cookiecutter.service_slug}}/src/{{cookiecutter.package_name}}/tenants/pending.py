@@ -35,10 +35,20 @@ def tenants_with_pending(
     tenant_ids: Sequence[str],
     migration_ids: Sequence[str],
     marks: Marks | None = None,
+    *,
+    writes: bool = True,
 ) -> set[str]:
     """The tenants among `tenant_ids` that lack any of `migration_ids`. With
     `marks`, a tenant whose mark counts is not read; the others are watched
-    (if they are not yet) and marked once they are read and found complete."""
+    (if they are not yet) and marked once they are read and found complete.
+
+    Without `writes` (a summary), nothing is watched or marked, and a mark
+    made for an earlier release's migrations does not spare a read: a
+    runner's own records leave the version as it was, and it marks what it
+    migrated only after the tenant's page (a run stopped in between never
+    does), so such a mark may say less than the history holds. The runner
+    can take it as pending because its worker reads the history under the
+    lock anyway; a summary cannot."""
     if not tenant_ids or not migration_ids:
         return set()
     if marks is None:
@@ -50,15 +60,17 @@ def tenants_with_pending(
         pending = {row[0] for row in rows}
         return pending | _read(session, [t for t in tenant_ids if t not in pending], migration_ids)
     made_for = history_marks.digest(migration_ids)
-    earlier = _earlier_digests(tuple(migration_ids))
+    earlier = _earlier_digests(tuple(migration_ids)) if writes else []
     unsure = history_marks.unmarked(session, marks, tenant_ids, made_for, earlier)
-    unwatched = [tenant_schema(u.tenant_id) for u in unsure if u.has_history and not u.watched]
-    history_marks.watch_if_free(session, marks, unwatched)
+    if writes:
+        unwatched = [tenant_schema(u.tenant_id) for u in unsure if u.has_history and not u.watched]
+        history_marks.watch_if_free(session, marks, unwatched)
     # Marked by an earlier release: behind by the migrations added since.
     behind = {u.tenant_id for u in unsure if u.marked_earlier}
     readable = [u.tenant_id for u in unsure if u.has_history and not u.marked_earlier]
     without_history = {u.tenant_id for u in unsure if not u.has_history}
-    return without_history | behind | _read(session, readable, migration_ids, (marks, made_for))
+    marking = (marks, made_for) if writes else None
+    return without_history | behind | _read(session, readable, migration_ids, marking)
 
 
 @lru_cache(maxsize=1)
@@ -172,22 +184,6 @@ def summarize(session: PostgresSession, migration_ids: Sequence[str]) -> Tenants
     pending: list[str] = []
     for page in registry.pages(session, table=table):
         total += len(page)
-        behind = _pending_read_only(session, page, migration_ids, marks)
+        behind = tenants_with_pending(session, page, migration_ids, marks, writes=False)
         pending.extend(t for t in page if t in behind)
     return TenantsSummary(total=total, pending=pending, failed=registry.last_failures(session, table))
-
-
-def _pending_read_only(
-    session: PostgresSession, tenant_ids: Sequence[str], migration_ids: Sequence[str], marks: Marks | None
-) -> set[str]:
-    """tenants_with_pending without a write. A mark made for an earlier
-    release's migrations does not spare a read here: a runner's own records
-    leave the version as it was, and it marks what it migrated only after the
-    tenant's page (a run stopped in between never does), so such a mark may
-    say less than the history holds."""
-    if marks is None or not tenant_ids or not migration_ids:
-        # Without marks, tenants_with_pending neither watches nor marks.
-        return tenants_with_pending(session, tenant_ids, migration_ids)
-    unsure = history_marks.unmarked(session, marks, tenant_ids, history_marks.digest(migration_ids))
-    without_history = {u.tenant_id for u in unsure if not u.has_history}
-    return without_history | _read(session, [u.tenant_id for u in unsure if u.has_history], migration_ids)

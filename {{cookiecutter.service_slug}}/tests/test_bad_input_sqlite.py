@@ -95,9 +95,11 @@ def test_a_migration_url_naming_another_sqlite_file_is_refused_and_creates_nothi
     assert "a SQLite file has no other" in line, line
     assert list(tmp_path.iterdir()) == []
 
-    # The app's own file, named again, is the same database: accepted.
+    # The app's own file, named again however spelled, is the same database: accepted.
     same = cli(
-        "migrate", DATABASE_URL=f"sqlite:///{database}", MIGRATION_DATABASE_URL=f"sqlite:///{database}"
+        "migrate",
+        DATABASE_URL=f"sqlite:///{database}",
+        MIGRATION_DATABASE_URL=f"sqlite:///{tmp_path}/./service.db",
     )
     assert same.returncode == 0, same.stderr
     assert not other.exists()

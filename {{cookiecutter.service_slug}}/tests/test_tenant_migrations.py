@@ -611,6 +611,10 @@ def test_migrate_exits_non_zero_and_names_the_failed_tenant(
     assert "1 failed" in result.stdout
     assert f"FAILED {bad}: migration " in result.stdout
     assert 'relation "users" already exists' in result.stdout
+    summary = cli("tenants", DATABASE_URL=url)
+    [listed] = [line for line in summary.stdout.splitlines() if line.startswith(f"  {bad}  ")]
+    assert 'relation "users" already exists' in listed
+    assert listed.endswith(f"; once fixed, retry it: make migrate-tenant TENANT={bad}"), listed
     with session_scope(shared_target) as session:
         assert session.execute("SELECT id, last_outcome FROM _tenant_registry ORDER BY id") == sorted(
             [(good, "applied"), (bad, "failed")]

@@ -180,7 +180,7 @@ def _migration_database(env: Mapping[str, str], database: DatabaseTarget) -> Dat
     if not url:
         return database
     target = parse_database_url(url, "MIGRATION_DATABASE_URL").configured(_flag_reader(env))
-    if target.dialect != database.dialect or (target.dialect == "sqlite" and target != database):
+    if not database.migrates_through(target):
         raise ConfigError(
             f"MIGRATION_DATABASE_URL names {target.describe()} but the app's database is "
             f"{database.describe()}: it must be a direct connection to the same database, "

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from ..config import Settings
 from ..database.postgresql_target import PostgresTarget
 from ..database.session import Session, session_scope
-from ..errors import ConfigError
+from ..errors import ConfigError, Remedy
 from ..migrator.sources import MigrationSource
 from ..progress import Progress
 from ..tenants.creation import create_tenant
@@ -108,7 +108,8 @@ def tenants_status(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Failed last run: {len(summary.failed)}")
     for failed in summary.failed[:SHOWN]:
         when = failed.failed_at.strftime("%Y-%m-%d %H:%M:%S UTC")
-        print(f"  {failed.tenant_id}  {when}  {failed.error}")
+        retry = Remedy("migrate-tenant", {"tenant": failed.tenant_id}, "once fixed, retry it")
+        print(f"  {failed.tenant_id}  {when}  {failed.error}{advice([retry])}")
     return 0
 
 

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Final
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..errors import ConfigError
-from .target import FlagReader, redact_url
+from .target import DatabaseTarget, FlagReader, redact_url
 
 URL_EXAMPLE: Final = "postgresql://user:password@host:5432/dbname"
 SCHEMES: Final = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
@@ -57,6 +57,11 @@ class PostgresTarget:
 
     def configured(self, read_flag: FlagReader) -> PostgresTarget:
         return replace(self, prepared_statements=read_flag("DB_PREPARED_STATEMENTS", True))
+
+    def migrates_through(self, other: DatabaseTarget) -> bool:
+        """Any PostgreSQL address: the direct one differs from the pooler's
+        the app uses, on purpose; the runner itself notices a pooler."""
+        return other.dialect == self.dialect
 
     def describe(self) -> str:
         if not self.host:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Final
 
 from ..errors import ConfigError
-from .target import FlagReader, redact_url
+from .target import DatabaseTarget, FlagReader, redact_url
 
 URL_EXAMPLE: Final = "sqlite:///path/to/file.db (or a plain path)"
 PREFIX: Final = "sqlite:///"
@@ -36,6 +37,15 @@ class SqliteTarget:
     def configured(self, read_flag: FlagReader) -> SqliteTarget:
         """SQLite has no settings of its own."""
         return self
+
+    def migrates_through(self, other: DatabaseTarget) -> bool:
+        """Only the same file, however its path is spelled (`./x.db` and
+        `x.db`, or a link to it): a file has no second connection to point at."""
+        if not isinstance(other, SqliteTarget):
+            return False
+        if self.is_memory or other.is_memory:
+            return self.path == other.path
+        return os.path.realpath(self.path) == os.path.realpath(other.path)
 
 
 def parse_url(url: str, variable: str = "DATABASE_URL") -> SqliteTarget | None:

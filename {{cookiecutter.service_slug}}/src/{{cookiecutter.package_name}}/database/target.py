@@ -47,6 +47,11 @@ class DatabaseTarget(Protocol):
         name with `read_flag(variable, default)`."""
         ...
 
+    def migrates_through(self, other: DatabaseTarget) -> bool:
+        """Whether `other` (MIGRATION_DATABASE_URL's target) may stand for
+        this one (the app's) when migrating."""
+        ...
+
 
 class TargetModule(Protocol):
     """What each `<dialect>_target.py` offers."""

@@ -23,8 +23,9 @@ creates that table.
 
 Ours and the floor run --rounds times each (default 3), the order rotated
 by one place each round (every method takes every place over as many
-rounds as there are methods), each run on fresh tenants; the report gives each method's median and the
-ratio of every round, with its median and spread. With --baseline naming
+rounds as there are methods), each run on fresh tenants; the report gives
+each method's median and the ratio of every round, with its median and
+spread. With --baseline naming
 another checkout of the template (an earlier version, say, from `git
 worktree add`), that version's migrate-all runs in every round too, in turn
 with ours and the floor, and the report adds ours against it, round by round:
@@ -629,7 +630,7 @@ class Rounds:
         return ["ours", "floor", *others]
 
 
-def alternate(
+def in_rotation(
     where: Where,
     project_src: Path,
     tenants: Tenants,
@@ -775,7 +776,7 @@ def main() -> int:
         if args.baseline is not None:
             other = bake(Path(scratch) / "baseline", "postgresql", "schema-per-tenant", args.baseline)
             baseline_src = other / "src"
-        plain = alternate(
+        plain = in_rotation(
             on_postgresql,
             project_src,
             tenants,
@@ -802,7 +803,7 @@ def main() -> int:
         on_citus = Where(lambda: citus_scope(coordinator), distributed=True)
         citus = None
         if coordinator:
-            citus = alternate(on_citus, project_src, tenants, count, args.rounds, workers)
+            citus = in_rotation(on_citus, project_src, tenants, count, args.rounds, workers)
 
     made = "bare schemas, no bookkeeping table yet" if args.bare_schemas else "as tenant-create leaves them"
     print(f"Migrating {count} fresh tenant schemas ({made}; {os.cpu_count()} cores; new ones every run):")

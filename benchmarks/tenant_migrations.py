@@ -15,8 +15,9 @@ creates that table.
 - ours: the baked service's `run_all_tenant_migrations` (migrate-all), with
   its default concurrency unless --concurrency says otherwise;
 - the floor: raw psycopg executing the same migration SQL, one transaction per
-  tenant in one round trip (BEGIN, the statements and COMMIT pipelined), on
-  as many connections as ours uses, with no bookkeeping at all;
+  tenant in one round trip (BEGIN, the statements and COMMIT as one query, as
+  ours sends a migration; on Citus pipelined, as ours sends it there), on as
+  many connections as ours uses, with no bookkeeping at all;
 - yoyo: its Python API in-process, one backend per tenant (`?schema=`),
   sequential, on the first --yoyo-tenants tenants (it is slow; the figure is
   per tenant either way).
@@ -315,28 +316,40 @@ def sql_truncate(marks: Any) -> Any:
 
 
 def child_floor(place: Place, count: int, concurrency: int, migrations: Path) -> dict[str, Any]:
-    # Each statement on its own, pipelined: one round trip per tenant. (The
-    # whole file as one simple query is one round trip too, but Citus sends
-    # some DDL on to a worker as the query's text, which must be one command.)
-    # BEGIN and COMMIT are statements of the pipeline too: psycopg's
-    # transaction() around a pipeline costs a round trip each, and inside
-    # one it syncs more than once (about half again per transaction here).
+    # One round trip per tenant, sent the way ours sends a migration: as one
+    # query (one write to the socket) on plain PostgreSQL, each statement on
+    # its own in psycopg's pipeline mode on Citus (which passes some DDL on to
+    # a worker as the query's text, so that text must be one command). BEGIN
+    # and COMMIT are statements of the pipeline too: psycopg's transaction()
+    # around a pipeline costs a round trip each, and inside one it syncs more
+    # than once (about half again per transaction here).
+    from auth_service.database.postgresql_one_query import SEPARATOR
     from psycopg import sql
 
-    statements = [statement.encode() for _, file in migration_statements(migrations) for statement in file]
+    statements = [statement for _, file in migration_statements(migrations) for statement in file]
 
     def start(connection: Any) -> Callable[[str], None]:
+        one_query = sends_one_query(connection)
+
         def migrate(schema: str) -> None:
+            enter = sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema))
+            transaction = ["BEGIN", enter.as_string(connection), *statements, "COMMIT"]
+            if one_query:
+                connection.execute(SEPARATOR.join(transaction))
+                return
             with connection.pipeline():
-                connection.execute(b"BEGIN")
-                connection.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
-                for statement in statements:
-                    connection.execute(statement)
-                connection.execute(b"COMMIT")
+                for statement in transaction:
+                    connection.execute(statement.encode())
 
         return migrate
 
     return on_connections(place, count, concurrency, start)
+
+
+def sends_one_query(connection: Any) -> bool:
+    """Whether ours sends a migration as one query on this server (not on Citus)."""
+    citus = "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')"
+    return not connection.execute(citus).fetchone()[0]
 
 
 def child_bookkeeping(place: Place, count: int, concurrency: int, migrations: Path) -> dict[str, Any]:
@@ -344,16 +357,16 @@ def child_bookkeeping(place: Place, count: int, concurrency: int, migrations: Pa
     the baked service's own session functions but none of the runner's
     layers above them (no yoyo, no futures, no retries): the statement that
     enters the schema (its lock, its mark's version) with the history read,
-    one round trip; then the floor's pipelined transaction with the lock
-    timeout and the record's INSERT, as a migration's transaction sends them."""
+    one round trip; then the floor's transaction with the lock timeout and
+    the record's INSERT, as ours sends a migration's transaction."""
     from auth_service.database.postgresql import PostgresSession
     from auth_service.migrator import history
     from auth_service.migrator.runner import DEFAULT_LOCK_RETRY
     from auth_service.tenants import history_marks
 
-    files = [(name, [part.encode() for part in parts]) for name, parts in migration_statements(migrations)]
+    files = migration_statements(migrations)
     first_timeout_ms = round(DEFAULT_LOCK_RETRY.schedule()[0].timeout * 1000)
-    set_lock_timeout = f"SET LOCAL lock_timeout = '{first_timeout_ms}ms'".encode()
+    set_lock_timeout = f"SET LOCAL lock_timeout = '{first_timeout_ms}ms'"
 
     def start(connection: Any) -> Callable[[str], None]:
         session = PostgresSession(connection)
@@ -366,15 +379,14 @@ def child_bookkeeping(place: Place, count: int, concurrency: int, migrations: Pa
             _, _, rows = session.enter_schema_to_migrate(schema, entering, history.SNAPSHOT_QUERY)
             batch = history.snapshot_of(rows or []).last_batch + 1
             for name, statements in files:
-                with connection.pipeline():
-                    connection.execute(b"BEGIN")
-                    connection.execute(set_lock_timeout)
-                    for statement in statements:
-                        connection.execute(statement)
+                # The session's pipelined(): one query, or a pipeline on Citus.
+                with session.pipelined():
+                    for statement in ["BEGIN", set_lock_timeout, *statements]:
+                        session.execute(statement)
                     history.record_timed_by_server(
                         session, name, checksum="0" * 64, batch=batch, ms_before_begin=0
                     )
-                    connection.execute(b"COMMIT")
+                    session.execute("COMMIT")
 
         return migrate
 

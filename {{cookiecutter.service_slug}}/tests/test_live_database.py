@@ -323,6 +323,43 @@ def test_a_files_own_lock_timeout_lets_it_wait_longer(pg: PostgresTarget, source
     assert [type(result).__name__ for result in outcome] == ["MigrationResult"], outcome
 
 
+def test_a_migration_reaches_the_server_as_one_query_with_its_record_and_commit(
+    pg: PostgresTarget, source: MigrationSource
+) -> None:
+    # Held at its lock, the migration's query is on show in pg_stat_activity:
+    # the transaction, the statement, the record and COMMIT in one message.
+    add_migration(
+        source,
+        AVATAR,
+        "-- lock_timeout: 30s\nALTER TABLE users ADD COLUMN avatar_url TEXT; -- shown to users",
+        "ALTER TABLE users DROP COLUMN avatar_url;",
+    )
+    reader = LongReader(pg)
+    try:
+        migration, outcome = migrate_in_thread(pg, source, LockRetryPolicy(max_timeout=0.1, window=0))
+        with session_scope(pg) as watcher:
+            wait_until(lambda: waiting_for_a_lock(watcher) >= 1)
+            rows = watcher.execute(
+                "SELECT a.query FROM pg_stat_activity AS a JOIN pg_locks AS l ON l.pid = a.pid"
+                " WHERE NOT l.granted AND l.relation = to_regclass('users')"
+            )
+    finally:
+        reader.end()
+    migration.join(timeout=60)
+
+    assert [type(result).__name__ for result in outcome] == ["MigrationResult"], outcome
+    [(query,)] = rows
+    parts = [part.strip() for part in query.split("\n;\n")]
+    assert parts[0] == "BEGIN"
+    assert parts[1].startswith("SET LOCAL lock_timeout")
+    assert parts[2].startswith("ALTER TABLE users ADD COLUMN avatar_url TEXT")
+    assert parts[3].startswith("INSERT INTO schema_migrations") and f"'{AVATAR}'" in parts[3]
+    assert parts[4:] == ["COMMIT"]
+    with session_scope(pg) as session:
+        assert "avatar_url" in columns(session)
+        assert recorded(session) == [FIRST, AVATAR]
+
+
 def test_a_bad_lock_timeout_header_names_the_file(pg: PostgresTarget, source: MigrationSource) -> None:
     add_migration(source, AVATAR, "-- lock_timeout: soon\nALTER TABLE users ADD COLUMN avatar_url TEXT;")
     with session_scope(pg) as session:

@@ -10,7 +10,7 @@ from typing import Any, Literal, Self
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg.pq import ExecStatus, TransactionStatus
+from psycopg.pq import ExecStatus, PipelineStatus, TransactionStatus
 from psycopg.sql import SQL, Composed
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -19,6 +19,7 @@ from .blockers import BlockerWatcher
 from .lock_retry import LockWaitWatch
 from .postgresql_connect import Connection, open_connection
 from .postgresql_deadline import answered_by
+from .postgresql_one_query import OneQuery
 from .postgresql_own_session import moved, require_own_session
 from .postgresql_target import PostgresTarget
 from .session import MissingTable, Row, UniqueViolation
@@ -60,6 +61,10 @@ class PostgresSession:
         # migration): the next migration_lock there uses it.
         self._entered: str | None = None
         self._held = False
+        # The statements of a pipelined() block sent as one query, while it
+        # runs; whether such blocks are (None: not yet known).
+        self._one_query: OneQuery | None = None
+        self._sends_one_query: bool | None = None
 
     @property
     def dialect(self) -> Literal["postgresql"]:
@@ -82,6 +87,10 @@ class PostgresSession:
         return self._connection
 
     def execute(self, sql: str | SQL | Composed, params: Sequence[object] = ()) -> list[Row]:
+        if self._one_query is not None:
+            # Sent at the pipelined() block's end; no statement answers before.
+            self._one_query.add(sql, params)
+            return []
         try:
             cursor = self._connection.execute(sql, params or None)
         except pg_errors.UniqueViolation as error:
@@ -97,11 +106,22 @@ class PostgresSession:
 
     @contextmanager
     def pipelined(self) -> Iterator[None]:
-        # psycopg's pipeline mode: one round trip for a migration's statements
-        # instead of one per statement.
+        # One round trip for a migration's statements instead of one per
+        # statement: on plain PostgreSQL as one query (postgresql_one_query.py),
+        # on Citus in psycopg's pipeline mode (Citus passes some DDL on to a
+        # worker as the query's text, which must then hold that command only).
         try:
-            with self._connection.pipeline():
-                yield
+            if self._one_query_here():
+                self._one_query = OneQuery(self._connection)
+                try:
+                    yield
+                    batch = self._one_query
+                finally:
+                    self._one_query = None
+                batch.send()
+            else:
+                with self._connection.pipeline():
+                    yield
         except pg_errors.PipelineAborted as aborted:
             # What was sent after the failing statement, a ROLLBACK included,
             # reports only "pipeline aborted": the failure itself comes first.
@@ -109,6 +129,17 @@ class PostgresSession:
         finally:
             if self._connection.info.transaction_status == TransactionStatus.INERROR:
                 self._connection.execute("ROLLBACK")
+
+    @property
+    def answers_later(self) -> bool:
+        """Whether statements executed now answer only at the end of a pipelined() block."""
+        return self._one_query is not None or self._connection.pgconn.pipeline_status != PipelineStatus.OFF
+
+    def _one_query_here(self) -> bool:
+        if self._sends_one_query is None:
+            citus = "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')"
+            self._sends_one_query = not self._connection.execute(citus).fetchall()[0][0]
+        return self._sends_one_query
 
     @contextmanager
     def migration_lock(self, timeout: float) -> Iterator[None]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from psycopg import pq
 from yoyo.backends.base import DatabaseBackend
 from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
 from yoyo.connections import parse_uri
@@ -32,8 +31,9 @@ class AdoptedConnectionBackend(PostgresqlPsycopgBackend):  # type: ignore[misc]
     # BEGIN: one round trip fewer per migration.
     begin_lock_timeout: float | None = None
 
-    def __init__(self, connection: Connection) -> None:
-        self._adopted = connection
+    def __init__(self, session: PostgresSession) -> None:
+        self._session = session
+        self._adopted = session.connection
         super().__init__(URI, "_yoyo_migration")
 
     def connect(self, dburi: Any) -> Connection:
@@ -46,7 +46,7 @@ class AdoptedConnectionBackend(PostgresqlPsycopgBackend):  # type: ignore[misc]
         self._in_transaction = True
         set_timeout = f"SET LOCAL lock_timeout = '{round(self.begin_lock_timeout * 1000)}ms'"
         if self._pipelined:
-            # Pipelined statements go one by one (the extended protocol), in one round trip anyway.
+            # Sent at the block's end, with the statements, in one round trip.
             self.execute("BEGIN")
             self.execute(set_timeout)
         else:
@@ -65,10 +65,13 @@ class AdoptedConnectionBackend(PostgresqlPsycopgBackend):  # type: ignore[misc]
 
     @property
     def _pipelined(self) -> bool:
-        """Whether the connection is in psycopg's pipeline mode (Session.pipelined)."""
-        return bool(self._adopted.pgconn.pipeline_status != pq.PipelineStatus.OFF)
+        """Whether the session is in a pipelined() block (nothing answers before its end)."""
+        return self._session.answers_later
 
     def cursor(self) -> Any:
+        if self._pipelined and self.statement_runner is None:
+            # The session sends what the cursor executes at the block's end.
+            return _SessionCursor(self._session)
         # A migration that runs outside a transaction retries each
         # statement on its own (see applying._apply_without_transaction).
         cursor = super().cursor()
@@ -89,7 +92,24 @@ class AdoptedConnectionBackend(PostgresqlPsycopgBackend):  # type: ignore[misc]
 
 
 def adopt(session: PostgresSession) -> DatabaseBackend:
-    return AdoptedConnectionBackend(session.connection)
+    return AdoptedConnectionBackend(session)
+
+
+class _SessionCursor:
+    """A cursor for yoyo inside a pipelined() block: each statement goes
+    through the session, which sends it with the others at the block's end."""
+
+    # No statement has answered yet: no rows for yoyo to show.
+    description = None
+
+    def __init__(self, session: PostgresSession) -> None:
+        self._session = session
+
+    def execute(self, statement: Any, params: Any = None) -> None:
+        self._session.execute(statement, params or ())
+
+    def close(self) -> None:
+        pass
 
 
 class _RunnerCursor:

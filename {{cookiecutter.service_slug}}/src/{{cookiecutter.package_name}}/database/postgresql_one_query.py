@@ -1,0 +1,49 @@
+"""A block of statements sent to PostgreSQL as one simple query.
+
+psycopg's pipeline mode saves the waits between statements but still sends
+each statement as a message of its own, as it is executed: a migration of
+seven statements, with its BEGIN, lock timeout, record and COMMIT, went out
+in eleven writes to the socket, each waking the server. Collected and joined
+into one simple query they go in one write and come back in one answer; the
+server runs them in order and stops at the first that fails (the explicit
+BEGIN then leaves the transaction aborted, for the caller to roll back).
+
+Parameters are bound on the client by psycopg's own quoting (the simple
+query protocol takes none): the only values bound here are the runner's
+record of a migration (its name, checksum, batch and duration).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import psycopg
+from psycopg.sql import SQL, Composed
+
+from .postgresql_connect import Connection
+
+# Between two statements: a newline first, so that a statement ending in a
+# `--` comment does not comment out the separator.
+SEPARATOR = "\n;\n"
+
+
+class OneQuery:
+    """Statements collected on a connection, sent together by `send`."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._statements: list[str] = []
+
+    def add(self, statement: str | SQL | Composed, params: Sequence[object] = ()) -> None:
+        if params:
+            self._statements.append(psycopg.ClientCursor(self._connection).mogrify(statement, params))
+        elif isinstance(statement, str):
+            self._statements.append(statement)
+        else:
+            self._statements.append(statement.as_string(self._connection))
+
+    def send(self) -> None:
+        """Run the statements as one query (no parameters: psycopg sends it
+        with the simple query protocol, as written); a failure raises."""
+        if self._statements:
+            self._connection.execute(SEPARATOR.join(self._statements))

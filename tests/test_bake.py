@@ -54,6 +54,7 @@ POSTGRESQL_FILES = (
     "src/{pkg}/migrator/yoyo_adapter/postgresql.py",
     "src/{pkg}/database/blockers.py",
     "src/{pkg}/database/postgresql_own_session.py",
+    "src/{pkg}/database/postgresql_one_query.py",
     "src/{pkg}/migrations/postgresql/0001_create_users_table.sql",
     "src/{pkg}/migrations/postgresql/0001_create_users_table.rollback.sql",
 )
@@ -149,6 +150,7 @@ PRUNED: dict[tuple[str, str], tuple[str, ...]] = {
         "src/{pkg}/migrations/postgresql",
         "src/{pkg}/database/postgresql.py",
         "src/{pkg}/database/postgresql_own_session.py",
+        "src/{pkg}/database/postgresql_one_query.py",
         "src/{pkg}/migrator/yoyo_adapter/postgresql.py",
         *LINT_FILES,
         *POSTGRESQL_TESTS,

@@ -1,7 +1,8 @@
-"""A SQL migration goes to PostgreSQL in one round trip (psycopg's pipeline
-mode): a failure is still its own statement's error with nothing applied, the
-record still says how long it ran, and a Python migration, which may hold
-several statements in one string, still runs statement by statement."""
+"""A SQL migration goes to PostgreSQL in one round trip (one query; psycopg's
+pipeline mode on Citus): a failure is still its own statement's error with
+nothing applied, the record still says how long it ran, its statements reach
+the server as written, and a Python migration, which may hold several
+statements in one string, still runs statement by statement."""
 
 from __future__ import annotations
 
@@ -81,6 +82,30 @@ def test_a_failing_statement_is_named_by_its_own_error_and_nothing_of_the_file_i
 
         assert result.applied == ["0002_three_statements"]
         assert tables(session) == {"notes", "schema_migrations", "first_one"}
+
+
+def test_statements_reach_the_server_as_written(pg: PostgresTarget, source: MigrationSource) -> None:
+    # Joined into one query, a `--` comment must not swallow what follows it,
+    # and a `%` is not a placeholder (no parameter is bound in a migration).
+    add(
+        source,
+        "0002_as_written.sql",
+        "CREATE TABLE written (note text DEFAULT '100% -- kept'); -- a trailing comment\n"
+        "CREATE FUNCTION written_note() RETURNS text LANGUAGE sql AS $$ SELECT '%s; {}' $$;\n"
+        "INSERT INTO written VALUES (written_note()) -- no semicolon at the end",
+    )
+    add(source, "0002_as_written.rollback.sql", "DROP TABLE written;\nDROP FUNCTION written_note();\n")
+
+    with session_scope(pg) as session:
+        result = run_migrations(session, source)
+        rows = session.execute("SELECT note FROM written")
+        default = session.execute(
+            "SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE adrelid = 'written'::regclass"
+        )
+
+    assert result.applied == ["0001_create_notes", "0002_as_written"]
+    assert rows == [("%s; {}",)]
+    assert default == [("'100% -- kept'::text",)]
 
 
 def test_the_record_says_how_long_the_statements_ran(pg: PostgresTarget, source: MigrationSource) -> None:

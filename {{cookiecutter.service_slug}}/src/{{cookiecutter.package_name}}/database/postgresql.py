@@ -88,7 +88,8 @@ class PostgresSession:
 
     def execute(self, sql: str | SQL | Composed, params: Sequence[object] = ()) -> list[Row]:
         if self._one_query is not None:
-            # Sent at the pipelined() block's end; no statement answers before.
+            # Sent at the pipelined() block's end; no statement answers before
+            # it, so there are no rows to return.
             self._one_query.add(sql, params)
             return []
         try:
@@ -110,6 +111,9 @@ class PostgresSession:
         # statement: on plain PostgreSQL as one query (postgresql_one_query.py),
         # on Citus in psycopg's pipeline mode (Citus passes some DDL on to a
         # worker as the query's text, which must then hold that command only).
+        if self.answers_later:
+            yield  # inside such a block already: its end sends everything
+            return
         try:
             if self._one_query_here():
                 self._one_query = OneQuery(self._connection)
@@ -133,7 +137,14 @@ class PostgresSession:
     @property
     def answers_later(self) -> bool:
         """Whether statements executed now answer only at the end of a pipelined() block."""
-        return self._one_query is not None or self._connection.pgconn.pipeline_status != PipelineStatus.OFF
+        return self.collecting or self._connection.pgconn.pipeline_status != PipelineStatus.OFF
+
+    @property
+    def collecting(self) -> bool:
+        """Whether execute() now only collects its statement, for a pipelined()
+        block that goes as one query (on Citus statements go straight into
+        psycopg's pipeline instead)."""
+        return self._one_query is not None
 
     def _one_query_here(self) -> bool:
         if self._sends_one_query is None:

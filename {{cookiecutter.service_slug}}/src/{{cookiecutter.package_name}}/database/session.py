@@ -54,7 +54,8 @@ class Session(Protocol):
         ...
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
-        """Run one statement; return its rows (empty when it returns none)."""
+        """Run one statement; return its rows (empty when it returns none, and
+        inside pipelined(), where no statement answers before the block's end)."""
         ...
 
     def transaction(self) -> AbstractContextManager[None]:

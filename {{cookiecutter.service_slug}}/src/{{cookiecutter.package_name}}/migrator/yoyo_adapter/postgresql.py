@@ -69,7 +69,7 @@ class AdoptedConnectionBackend(PostgresqlPsycopgBackend):  # type: ignore[misc]
         return self._session.answers_later
 
     def cursor(self) -> Any:
-        if self._pipelined and self.statement_runner is None:
+        if self._session.collecting and self.statement_runner is None:
             # The session sends what the cursor executes at the block's end.
             return _SessionCursor(self._session)
         # A migration that runs outside a transaction retries each
@@ -96,8 +96,8 @@ def adopt(session: PostgresSession) -> DatabaseBackend:
 
 
 class _SessionCursor:
-    """A cursor for yoyo inside a pipelined() block: each statement goes
-    through the session, which sends it with the others at the block's end."""
+    """A cursor for yoyo while the session collects a pipelined() block's
+    statements: each one is added to those it sends as one query at the end."""
 
     # No statement has answered yet: no rows for yoyo to show.
     description = None

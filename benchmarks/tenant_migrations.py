@@ -323,7 +323,7 @@ def child_floor(place: Place, count: int, concurrency: int, migrations: Path) ->
     # and COMMIT are statements of the pipeline too: psycopg's transaction()
     # around a pipeline costs a round trip each, and inside one it syncs more
     # than once (about half again per transaction here).
-    from auth_service.database.postgresql_one_query import SEPARATOR
+    from auth_service.database.postgresql_one_query import SEPARATOR, sends_one_query
     from psycopg import sql
 
     statements = [statement for _, file in migration_statements(migrations) for statement in file]
@@ -344,12 +344,6 @@ def child_floor(place: Place, count: int, concurrency: int, migrations: Path) ->
         return migrate
 
     return on_connections(place, count, concurrency, start)
-
-
-def sends_one_query(connection: Any) -> bool:
-    """Whether ours sends a migration as one query on this server (not on Citus)."""
-    citus = "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')"
-    return not connection.execute(citus).fetchone()[0]
 
 
 def child_bookkeeping(place: Place, count: int, concurrency: int, migrations: Path) -> dict[str, Any]:

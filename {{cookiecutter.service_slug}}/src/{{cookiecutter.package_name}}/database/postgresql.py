@@ -19,7 +19,7 @@ from .blockers import BlockerWatcher
 from .lock_retry import LockWaitWatch
 from .postgresql_connect import Connection, open_connection
 from .postgresql_deadline import answered_by
-from .postgresql_one_query import OneQuery
+from .postgresql_one_query import OneQuery, sends_one_query
 from .postgresql_own_session import moved, require_own_session
 from .postgresql_target import PostgresTarget
 from .session import MissingTable, Row, UniqueViolation
@@ -116,10 +116,9 @@ class PostgresSession:
             return
         try:
             if self._one_query_here():
-                self._one_query = OneQuery(self._connection)
+                batch = self._one_query = OneQuery(self._connection)
                 try:
                     yield
-                    batch = self._one_query
                 finally:
                     self._one_query = None
                 batch.send()
@@ -148,8 +147,7 @@ class PostgresSession:
 
     def _one_query_here(self) -> bool:
         if self._sends_one_query is None:
-            citus = "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')"
-            self._sends_one_query = not self._connection.execute(citus).fetchall()[0][0]
+            self._sends_one_query = sends_one_query(self._connection)
         return self._sends_one_query
 
     @contextmanager

@@ -27,6 +27,14 @@ from .postgresql_connect import Connection
 SEPARATOR = "\n;\n"
 
 
+def sends_one_query(connection: Connection) -> bool:
+    """Whether a block of statements may go as one query here: not on Citus,
+    which passes some DDL on to a worker as the query's text, so that text
+    must hold that one command (there they go in psycopg's pipeline mode)."""
+    citus = connection.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')")
+    return not citus.fetchall()[0][0]
+
+
 class OneQuery:
     """Statements collected on a connection, sent together by `send`."""
 

@@ -55,7 +55,7 @@ class Session(Protocol):
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         """Run one statement; return its rows (empty when it returns none, and
-        inside pipelined(), where no statement answers before the block's end)."""
+        inside a pipelined() block whose statements answer only at its end)."""
         ...
 
     def transaction(self) -> AbstractContextManager[None]:

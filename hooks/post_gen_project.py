@@ -49,6 +49,7 @@ PRUNE: dict[tuple[str, str], tuple[str, ...]] = {
         "src/{package}/database/postgresql_deadline.py",
         "src/{package}/database/postgresql_own_session.py",
         "src/{package}/database/postgresql_one_query.py",
+        "src/{package}/database/postgresql_entering.py",
         "src/{package}/database/blockers.py",
         "src/{package}/migrator/yoyo_adapter/postgresql.py",
         "src/{package}/migrator/lint.py",

@@ -55,6 +55,7 @@ POSTGRESQL_FILES = (
     "src/{pkg}/database/blockers.py",
     "src/{pkg}/database/postgresql_own_session.py",
     "src/{pkg}/database/postgresql_one_query.py",
+    "src/{pkg}/database/postgresql_entering.py",
     "src/{pkg}/migrations/postgresql/0001_create_users_table.sql",
     "src/{pkg}/migrations/postgresql/0001_create_users_table.rollback.sql",
 )
@@ -151,6 +152,7 @@ PRUNED: dict[tuple[str, str], tuple[str, ...]] = {
         "src/{pkg}/database/postgresql.py",
         "src/{pkg}/database/postgresql_own_session.py",
         "src/{pkg}/database/postgresql_one_query.py",
+        "src/{pkg}/database/postgresql_entering.py",
         "src/{pkg}/migrator/yoyo_adapter/postgresql.py",
         *LINT_FILES,
         *POSTGRESQL_TESTS,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -19,11 +20,8 @@ import psycopg
 import pytest
 
 from {{ cookiecutter.package_name }}.database.lock_retry import LockRetryPolicy
-from {{ cookiecutter.package_name }}.database.postgresql import (
-    NAMED_LOCK_KEY_SQL,
-    PostgresSession,
-    open_postgres_session,
-)
+from {{ cookiecutter.package_name }}.database.postgresql import PostgresSession, open_postgres_session
+from {{ cookiecutter.package_name }}.database.postgresql_entering import NAMED_LOCK_KEY_SQL
 from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
 from {{ cookiecutter.package_name }}.database.session import session_scope
 from {{ cookiecutter.package_name }}.errors import MigrationError, Remedy
@@ -527,6 +525,7 @@ def test_the_lock_is_per_schema(
 
 MIGRATE_ONE = """
 import sys
+import threading
 from pathlib import Path
 from {{ cookiecutter.package_name }}.config import load_settings
 from {{ cookiecutter.package_name }}.database.session import session_scope
@@ -748,6 +747,9 @@ def test_entering_reads_the_history_in_its_round_trip_only_where_it_can_be_relie
         assert rows is None
         assert worker.execute("SELECT current_schema()") == [(f"tenant_{without_history}",)]
         assert not lock_is_free(shared, without_history)
+        # Entering it again (the same failure) still leaves the lock held once.
+        _, rows = enter_tenant_schema_to_migrate(worker, without_history, then_read=SNAPSHOT_QUERY)
+        assert rows is None and not lock_is_free(shared, without_history)
         enter_tenant_schema_to_migrate(worker, after, then_read=SNAPSHOT_QUERY)
         assert lock_is_free(shared, without_history) and not lock_is_free(shared, after)
     finally:
@@ -762,6 +764,59 @@ def test_entering_reads_the_history_in_its_round_trip_only_where_it_can_be_relie
         first_worker.close()
     assert history(shared, free) == history(shared, busy) == [(FIRST, 1), (NICKNAME, 2)]
     assert history(shared, after) == [(FIRST, 1)]
+
+
+def test_entering_and_the_history_read_reach_plain_postgresql_as_one_query(
+    shared_target: PostgresTarget,
+    shared: PostgresSession,
+    new_tenant_id: NewTenantId,
+    source: MigrationSource,
+) -> None:
+    # Held at the history table, the worker's query is on show in
+    # pg_stat_activity: on plain PostgreSQL the entering statement and the
+    # read in one message; on Citus the read alone (pipelined, see pipelined()).
+    [tenant] = created_then_behind(shared, new_tenant_id, source, "held")
+    table = f'"tenant_{tenant}".schema_migrations'
+    holder = psycopg.connect(**shared_target.connect_kwargs())
+    worker = open_postgres_session(shared_target)
+    answer: list[list[tuple[object, ...]] | None] = []
+    try:
+        holder.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+
+        def enter() -> None:
+            answer.append(enter_tenant_schema_to_migrate(worker, tenant, then_read=SNAPSHOT_QUERY)[1])
+
+        entering = threading.Thread(target=enter)
+        entering.start()
+        waiting: list[tuple[str]] = []
+        deadline = time.monotonic() + 60
+        while not waiting and time.monotonic() < deadline:
+            time.sleep(0.02)
+            waiting = [
+                (str(row[0]),)
+                for row in shared.execute(
+                    "SELECT a.query FROM pg_stat_activity AS a JOIN pg_locks AS l ON l.pid = a.pid"
+                    " WHERE NOT l.granted AND l.relation = %s::regclass",
+                    (table,),
+                )
+            ]
+        [(on_citus,)] = shared.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')")
+    finally:
+        holder.rollback()
+        holder.close()
+    entering.join(timeout=60)
+    worker.close()
+
+    [(query,)] = waiting
+    parts = [part.strip() for part in query.split("\n;\n")]
+    if on_citus:
+        assert parts == [SNAPSHOT_QUERY]
+    else:
+        assert len(parts) == 2 and parts[0].startswith("SELECT pg_backend_pid()")
+        assert parts[1] == SNAPSHOT_QUERY
+    # The read came after the lock was taken: its rows are trusted.
+    [rows] = answer
+    assert rows is not None and [row[:2] for row in rows] == [(FIRST, 1)]
 
 
 def test_migrate_all_waits_for_a_tenant_another_process_holds_then_fails_it_alone(
@@ -817,6 +872,7 @@ def test_a_tenant_whose_table_stays_locked_fails_with_its_blocker_and_the_others
 
 TENANT_RUNNER = """
 import sys
+import threading
 from pathlib import Path
 from {{ cookiecutter.package_name }}.config import load_settings
 from {{ cookiecutter.package_name }}.database.session import session_scope

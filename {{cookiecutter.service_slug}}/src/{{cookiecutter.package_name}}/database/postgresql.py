@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from typing import Any, Literal, Self
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg.pq import ExecStatus, PipelineStatus, TransactionStatus
+from psycopg.pq import PipelineStatus, TransactionStatus
 from psycopg.sql import SQL, Composed
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -19,20 +19,12 @@ from .blockers import BlockerWatcher
 from .lock_retry import LockWaitWatch
 from .postgresql_connect import Connection, open_connection
 from .postgresql_deadline import answered_by
+from .postgresql_entering import LOCK_KEY_SQL, WATCH_CLIENT_SQL, entering
 from .postgresql_one_query import OneQuery, sends_one_query
 from .postgresql_own_session import moved, require_own_session
 from .postgresql_target import PostgresTarget
 from .session import MissingTable, Row, UniqueViolation
 
-# One advisory lock per database and schema: replicas migrating the same schema
-# queue up, while migrations of different schemas never block each other. A
-# session-level advisory lock is released by the server when the session ends,
-# so a killed process cannot leave it behind (unlike a lock row).
-# The key of the schema a SQL text expression names; LOCK_KEY_SQL, of the
-# current schema (enter_schema_to_migrate names it before it is current).
-NAMED_LOCK_KEY_SQL = "hashtextextended('migrations:' || {}, 0)"
-LOCK_KEY_SQL = NAMED_LOCK_KEY_SQL.format("coalesce(current_schema(), '')")
-WATCH_CLIENT_SQL = "set_config('client_connection_check_interval', '1s', false)"
 # A waiting replica asks again after 50 ms, then less and less often (at most
 # once a second), each pause jittered so that replicas do not ask in step.
 FIRST_LOCK_POLL = 0.05
@@ -186,7 +178,11 @@ class PostgresSession:
             ) from None
 
     def _watch_client(self) -> str:
-        return f", {WATCH_CLIENT_SQL}" if self._connection.info.server_version >= 140000 else ""
+        return f", {WATCH_CLIENT_SQL}" if self._watches_client else ""
+
+    @property
+    def _watches_client(self) -> bool:
+        return self._connection.info.server_version >= 140000
 
     def enter_schema_to_migrate(
         self, schema: str, also_read: str = "NULL", then_read: str | None = None
@@ -207,26 +203,12 @@ class PostgresSession:
         whether the schema exists (if not, the lock kept before is released
         all the same), the value of `also_read` (None without the schema) and
         the rows of `then_read` (or None)."""
-        release = self._entered if self._held else None
-        # The LEFT JOIN returns a row, so the release runs, even if the schema
-        # is missing. quote_ident makes the value an identifier on the server;
-        # the schema name itself travels as a parameter, never as SQL (the
-        # statement is built from constants of the code only).
-        entering = (
-            f"SELECT pg_backend_pid(), entered.locked, entered.read,"  # noqa: S608
-            " current_setting('transaction_isolation') = 'read committed',"
-            " CASE WHEN %s::text IS NOT NULL"
-            f" THEN pg_advisory_unlock({NAMED_LOCK_KEY_SQL.format('%s::text')}) END"
-            f"{self._watch_client()} FROM (SELECT 1) AS one"
-            " LEFT JOIN LATERAL (SELECT set_config('search_path', quote_ident(nspname), false),"
-            f" pg_try_advisory_lock({NAMED_LOCK_KEY_SQL.format('nspname::text')}) AS locked,"
-            f" {also_read} AS read FROM pg_namespace WHERE nspname = %s) AS entered ON true"
-        )
-        params = (release, release, schema)
+        params = {"release": self._entered if self._held else None, "schema": schema}
+        statement = entering(also_read, watch_client=self._watches_client)
         if then_read is None:
-            entered, then_rows = self._connection.execute(entering, params).fetchall(), None
+            entered, then_rows = self._connection.execute(statement, params).fetchall(), None
         else:
-            entered, then_rows = self._enter_then_read(entering, params, then_read, schema)
+            entered, then_rows = self._enter_then_read(statement, params, then_read, also_read)
         [(pid, locked, read, each_statement_sees_commits, *_)] = entered
         self._entered, self._held = schema, bool(locked)
         self.check_backend(pid)
@@ -236,33 +218,34 @@ class PostgresSession:
         return locked is not None, read, then_rows if trusted else None
 
     def _enter_then_read(
-        self, entering: str, params: tuple[object, ...], then_read: str, schema: str
+        self, statement: str, params: Mapping[str, object], then_read: str, also_read: str
     ) -> tuple[list[Row], list[Row] | None]:
-        """The entering statement and `then_read`, pipelined: one round trip.
-        The read starts after the lock was tried, with a snapshot of its own
+        """The entering statement and `then_read` in one round trip: one
+        query on plain PostgreSQL, pipelined on Citus (see pipelined()). The
+        read starts after the lock was tried, with a snapshot of its own
         (read committed), so it sees whatever the lock's last holder
-        committed. The two share one implicit transaction: if the read fails
-        (a schema without that table), the search path the entering
-        statement set is undone with it, and is set again here; the locks,
-        session-level, are not undone. The read's rows are then None: the
-        caller reads again its own way, and meets the failure there. (The
-        client watch the entering statement sets is undone too: set again.)"""
-        entered_cursor, then_cursor = self._connection.cursor(), self._connection.cursor()
+        committed. If the query fails (a schema without that table), the
+        entering statement's `again` form puts the session in the state the
+        entering statement was to leave (postgresql_entering.py) and the
+        read's rows are None: the caller reads again its own way, and meets
+        the failure there."""
         try:
+            if self._one_query_here():
+                query = OneQuery(self._connection)
+                query.add(statement, params)
+                query.add(then_read)
+                entered, then_rows = query.answers()
+                return entered, then_rows
+            entered_cursor, then_cursor = self._connection.cursor(), self._connection.cursor()
             with self._connection.pipeline():
-                entered_cursor.execute(entering, params)
+                entered_cursor.execute(statement, params)
                 then_cursor.execute(then_read)
+            return entered_cursor.fetchall(), then_cursor.fetchall()
         except psycopg.Error:
-            if entered_cursor.pgresult is None or entered_cursor.pgresult.status != ExecStatus.TUPLES_OK:
-                raise  # the entering statement itself failed
-            self._connection.execute(
-                f"SELECT 1{self._watch_client()} FROM (SELECT 1) AS one LEFT JOIN LATERAL"  # noqa: S608
-                " (SELECT set_config('search_path', quote_ident(nspname), false)"
-                " FROM pg_namespace WHERE nspname = %s) AS entered ON true",
-                (schema,),
-            )
-            return entered_cursor.fetchall(), None
-        return entered_cursor.fetchall(), then_cursor.fetchall()
+            if self._connection.broken:
+                raise
+        again = entering(also_read, watch_client=self._watches_client, again=True)
+        return self._connection.execute(again, params).fetchall(), None
 
     def check_backend(self, pid: int) -> None:
         """Raise NotOwnSessionError if a statement of a migration session ran on

@@ -15,12 +15,13 @@ record of a migration (its name, checksum, batch and duration).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import psycopg
 from psycopg.sql import SQL, Composed
 
 from .postgresql_connect import Connection
+from .session import Row
 
 # Between two statements: a newline first, so that a statement ending in a
 # `--` comment does not comment out the separator.
@@ -42,7 +43,9 @@ class OneQuery:
         self._connection = connection
         self._statements: list[str] = []
 
-    def add(self, statement: str | SQL | Composed, params: Sequence[object] = ()) -> None:
+    def add(
+        self, statement: str | SQL | Composed, params: Sequence[object] | Mapping[str, object] = ()
+    ) -> None:
         if params:
             self._statements.append(psycopg.ClientCursor(self._connection).mogrify(statement, params))
         elif isinstance(statement, str):
@@ -55,3 +58,12 @@ class OneQuery:
         with the simple query protocol, as written); a failure raises."""
         if self._statements:
             self._connection.execute(SEPARATOR.join(self._statements))
+
+    def answers(self) -> list[list[Row]]:
+        """`send`, and each statement's rows, in order ([] for one that returns none)."""
+        cursor = self._connection.execute(SEPARATOR.join(self._statements))
+        answers: list[list[Row]] = []
+        while True:
+            answers.append(cursor.fetchall() if cursor.description else [])
+            if not cursor.nextset():
+                return answers

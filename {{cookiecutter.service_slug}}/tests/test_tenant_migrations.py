@@ -22,6 +22,7 @@ import pytest
 from {{ cookiecutter.package_name }}.database.lock_retry import LockRetryPolicy
 from {{ cookiecutter.package_name }}.database.postgresql import PostgresSession, open_postgres_session
 from {{ cookiecutter.package_name }}.database.postgresql_entering import NAMED_LOCK_KEY_SQL
+from {{ cookiecutter.package_name }}.database.postgresql_one_query import SEPARATOR
 from {{ cookiecutter.package_name }}.database.postgresql_target import PostgresTarget
 from {{ cookiecutter.package_name }}.database.session import session_scope
 from {{ cookiecutter.package_name }}.errors import MigrationError, Remedy
@@ -525,7 +526,6 @@ def test_the_lock_is_per_schema(
 
 MIGRATE_ONE = """
 import sys
-import threading
 from pathlib import Path
 from {{ cookiecutter.package_name }}.config import load_settings
 from {{ cookiecutter.package_name }}.database.session import session_scope
@@ -746,7 +746,7 @@ def test_entering_reads_the_history_in_its_round_trip_only_where_it_can_be_relie
         _, rows = enter_tenant_schema_to_migrate(worker, without_history, then_read=SNAPSHOT_QUERY)
         assert rows is None
         assert worker.execute("SELECT current_schema()") == [(f"tenant_{without_history}",)]
-        assert not lock_is_free(shared, without_history)
+        assert not lock_is_free(shared, without_history) and lock_is_free(shared, busy)
         # Entering it again (the same failure) still leaves the lock held once.
         _, rows = enter_tenant_schema_to_migrate(worker, without_history, then_read=SNAPSHOT_QUERY)
         assert rows is None and not lock_is_free(shared, without_history)
@@ -808,15 +808,35 @@ def test_entering_and_the_history_read_reach_plain_postgresql_as_one_query(
     worker.close()
 
     [(query,)] = waiting
-    parts = [part.strip() for part in query.split("\n;\n")]
+    parts = [part.strip() for part in query.split(SEPARATOR)]
     if on_citus:
         assert parts == [SNAPSHOT_QUERY]
     else:
         assert len(parts) == 2 and parts[0].startswith("SELECT pg_backend_pid()")
         assert parts[1] == SNAPSHOT_QUERY
     # The read came after the lock was taken: its rows are trusted.
+    assert len(answer) == 1, "the worker did not enter the schema (its error is in the output above)"
     [rows] = answer
     assert rows is not None and [row[:2] for row in rows] == [(FIRST, 1)]
+
+
+def test_a_failing_entering_statement_reports_its_own_error(
+    shared_target: PostgresTarget,
+    shared: PostgresSession,
+    new_tenant_id: NewTenantId,
+    source: MigrationSource,
+) -> None:
+    # Its value is computed after the lock is tried, so the statement fails
+    # past its first side effect: the caller sees the statement's own error.
+    [tenant] = created_then_behind(shared, new_tenant_id, source, "failing")
+    worker = open_postgres_session(shared_target)
+    try:
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            worker.enter_schema_to_migrate(
+                f"tenant_{tenant}", "1 / (length(nspname) - length(nspname))", SNAPSHOT_QUERY
+            )
+    finally:
+        worker.close()
 
 
 def test_migrate_all_waits_for_a_tenant_another_process_holds_then_fails_it_alone(
@@ -872,7 +892,6 @@ def test_a_tenant_whose_table_stays_locked_fails_with_its_blocker_and_the_others
 
 TENANT_RUNNER = """
 import sys
-import threading
 from pathlib import Path
 from {{ cookiecutter.package_name }}.config import load_settings
 from {{ cookiecutter.package_name }}.database.session import session_scope

@@ -224,11 +224,12 @@ class PostgresSession:
         query on plain PostgreSQL, pipelined on Citus (see pipelined()). The
         read starts after the lock was tried, with a snapshot of its own
         (read committed), so it sees whatever the lock's last holder
-        committed. If the query fails (a schema without that table), the
-        entering statement's `again` form puts the session in the state the
-        entering statement was to leave (postgresql_entering.py) and the
+        committed. If the round trip fails (a schema without that table),
+        the entering statement's `again` form puts the session in the state
+        the entering statement was to leave (postgresql_entering.py) and the
         read's rows are None: the caller reads again its own way, and meets
-        the failure there."""
+        the failure there. If that form fails too, the entering statement
+        itself is what fails: its first error is raised."""
         try:
             if self._one_query_here():
                 query = OneQuery(self._connection)
@@ -241,11 +242,15 @@ class PostgresSession:
                 entered_cursor.execute(statement, params)
                 then_cursor.execute(then_read)
             return entered_cursor.fetchall(), then_cursor.fetchall()
-        except psycopg.Error:
+        except psycopg.Error as failure:
             if self._connection.broken:
                 raise
-        again = entering(also_read, watch_client=self._watches_client, again=True)
-        return self._connection.execute(again, params).fetchall(), None
+            again = entering(also_read, watch_client=self._watches_client, again=True)
+            try:
+                return self._connection.execute(again, params).fetchall(), None
+            except psycopg.Error:
+                # The entering statement itself fails: report its own error.
+                raise failure from None
 
     def check_backend(self, pid: int) -> None:
         """Raise NotOwnSessionError if a statement of a migration session ran on

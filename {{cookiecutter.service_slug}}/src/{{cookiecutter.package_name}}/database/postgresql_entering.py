@@ -4,17 +4,20 @@ puts things right when the read sent after it failed.
 A worker migrates schema after schema on one session. Entering the next one
 is one statement: set the search path to it, try its migration lock, release
 the lock kept from the schema before, and read a value of the caller's (the
-mark's version). The history read goes in the same query, after it (see
+mark's version). The history read follows it in the same round trip: in the
+same query on plain PostgreSQL, pipelined on Citus (see
 PostgresSession.enter_schema_to_migrate).
 
 The two share one implicit transaction: when the read fails (a schema
 without a history table), the search path and the client watch are undone
 with it, but advisory locks are session-level and stay as the entering
-statement left them; the first statement's answer is lost with the query's.
-The statement `entering(again=True)` builds then brings the session to the
-same state whatever happened before it: it takes the lock only if the
-session does not already hold it (pg_locks says so), and releases the
-earlier schema's only if it is still held.
+statement left them; sent as one query, the first statement's answer is lost
+with the query's. The statement `entering(again=True)` builds then brings
+the session to the state the entering statement was to leave: it takes the
+lock only if the session does not already hold it (pg_locks says so), and
+releases the earlier schema's only if it is still held. pg_locks does not
+say how many times a lock is held, so entering the schema entered before
+neither takes its lock again nor releases it, in either form.
 """
 
 from __future__ import annotations
@@ -49,19 +52,17 @@ def entering(also_read: str, *, watch_client: bool, again: bool = False) -> str:
     `again`: idempotent, for the statement after a failed read."""
     release_key = NAMED_LOCK_KEY_SQL.format("%(release)s::text")
     entered_key = NAMED_LOCK_KEY_SQL.format("nspname::text")
+    # `release` is set only while the session holds that schema's lock.
+    release_if = "%(release)s::text IS NOT NULL AND %(release)s::text <> %(schema)s::text"
+    held = "nspname::text = %(release)s::text"
     if again:
-        release_if = (
-            f"%(release)s::text IS DISTINCT FROM %(schema)s::text AND {_HELD_SQL.format(key=release_key)}"
-        )
-        lock = f"({_HELD_SQL.format(key=entered_key)} OR pg_try_advisory_lock({entered_key}))"
-    else:
-        release_if = "%(release)s::text IS NOT NULL"
-        lock = f"pg_try_advisory_lock({entered_key})"
+        release_if += f" AND {_HELD_SQL.format(key=release_key)}"
+        held = _HELD_SQL.format(key=entered_key)
+    # CASE: the lock is tried only if not held (OR would not fix the order).
+    lock = f"CASE WHEN {held} THEN true ELSE pg_try_advisory_lock({entered_key}) END"
     # The LEFT JOIN returns a row, so the release runs, even if the schema is
-    # missing; it runs after the lateral subquery, so entering the schema
-    # entered before keeps its lock (taken again, then released once).
-    # quote_ident makes the value an identifier on the server; the schema
-    # name itself travels as a parameter, never as SQL.
+    # missing. quote_ident makes the value an identifier on the server; the
+    # schema name itself travels as a parameter, never as SQL.
     return (
         "SELECT pg_backend_pid(), entered.locked, entered.read,"  # noqa: S608
         " current_setting('transaction_isolation') = 'read committed',"

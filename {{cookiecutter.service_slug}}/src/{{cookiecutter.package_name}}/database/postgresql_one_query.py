@@ -10,7 +10,8 @@ BEGIN then leaves the transaction aborted, for the caller to roll back).
 
 Parameters are bound on the client by psycopg's own quoting (the simple
 query protocol takes none): the only values bound here are the runner's
-record of a migration (its name, checksum, batch and duration).
+record of a migration (its name, checksum, batch and duration) and the
+names of the schemas a worker leaves and enters.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The statement a worker enters a tenant's schema with, and the one that
+"""The statement a worker enters a schema to migrate with, and the one that
 puts things right when the read sent after it failed.
 
 A worker migrates schema after schema on one session. Entering the next one

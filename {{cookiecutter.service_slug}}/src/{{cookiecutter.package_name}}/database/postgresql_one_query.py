@@ -58,13 +58,16 @@ class OneQuery:
         """Run the statements as one query (no parameters: psycopg sends it
         with the simple query protocol, as written); a failure raises."""
         if self._statements:
-            self._connection.execute(SEPARATOR.join(self._statements))
+            self._sent()
 
     def answers(self) -> list[list[Row]]:
         """`send`, and each statement's rows, in order ([] for one that returns none)."""
-        cursor = self._connection.execute(SEPARATOR.join(self._statements))
+        cursor = self._sent()
         answers: list[list[Row]] = []
         while True:
             answers.append(cursor.fetchall() if cursor.description else [])
             if not cursor.nextset():
                 return answers
+
+    def _sent(self) -> psycopg.Cursor[Row]:
+        return self._connection.execute(SEPARATOR.join(self._statements))

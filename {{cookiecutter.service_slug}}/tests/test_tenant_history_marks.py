@@ -20,6 +20,7 @@ from {{ cookiecutter.package_name }}.migrator.sources import MigrationSource
 from {{ cookiecutter.package_name }}.tenants import history_marks
 from {{ cookiecutter.package_name }}.tenants.creation import create_tenant
 from {{ cookiecutter.package_name }}.tenants.history_marks import Marks
+from {{ cookiecutter.package_name }}.tenants.one_tenant import run_tenant_migrations
 from {{ cookiecutter.package_name }}.tenants.pending import summarize, tenants_with_pending
 from {{ cookiecutter.package_name }}.tenants.runner import run_all_tenant_migrations
 from {{ cookiecutter.package_name }}.tenants.schemas import enter_tenant_schema_to_migrate, tenant_schema
@@ -311,6 +312,56 @@ def test_a_tenant_marked_earlier_that_holds_every_migration_is_found_up_to_date_
 
     assert report.ok and report.up_to_date == 1 and not report.migrated
     assert unmarked(shared, marks, [tenant_id], later) == set()
+
+
+def test_a_tenant_migrated_on_its_own_is_marked_unless_its_run_failed(
+    source: MigrationSource,
+    later_source: MigrationSource,
+    tmp_path: Path,
+    shared: PostgresSession,
+    marks: Marks,
+    created: Create,
+    other: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    migrated, touched, failing = created("alone", "touched", "failing")
+    later = later_source.migration_ids()
+    # A change by hand moves the version: that mark no longer counts.
+    other.execute(f"UPDATE {table(touched)} SET checksum = checksum")
+    assert unmarked(shared, marks, [touched]) == {touched}
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    write_migration(broken, "0001_create_notes", "CREATE TABLE IF NOT EXISTS notes (id integer);")
+    write_migration(broken, "0002_create_tags", "CREATE TABLE tags (id no_such_type);")
+
+    assert run_tenant_migrations(shared, migrated, later_source).outcome == "applied"
+    assert run_tenant_migrations(shared, touched, source).outcome == "up to date"
+    assert run_tenant_migrations(shared, failing, MigrationSource(broken)).failed
+
+    assert unmarked(shared, marks, [migrated], later) == set()
+    assert look_reading_nothing(shared, other, marks, [migrated], later) == set()
+    assert unmarked(shared, marks, [touched]) == set()
+    # The failed migration's record rolled back with it: the mark is still
+    # the one tenant-create made, for the first migration only.
+    assert unmarked(shared, marks, [failing]) == set()
+    assert unmarked(shared, marks, [failing], later) == {failing}
+    assert tenants_with_pending(shared, [failing], later, marks) == {failing}
+
+
+def test_a_tenant_run_on_its_own_without_a_bookkeeping_table_is_left_unmarked(
+    tmp_path: Path,
+    shared: PostgresSession,
+    marks: Marks,
+    created: Create,
+    other: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    [bare] = created("bare")
+    other.execute(f"DROP TABLE {table(bare)}")
+    none = tmp_path / "none"
+    none.mkdir()
+
+    # No migration to apply, so none creates the table: nothing to mark, no error.
+    assert run_tenant_migrations(shared, bare, MigrationSource(none)).outcome == "up to date"
+    assert unmarked(shared, marks, [bare], []) == {bare}
 
 
 def test_the_status_summary_trusts_counting_marks_reads_the_rest_and_writes_nothing(

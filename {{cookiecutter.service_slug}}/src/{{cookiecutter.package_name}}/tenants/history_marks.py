@@ -38,7 +38,8 @@ bulk afterwards, each only if its version is still that one: nothing but a
 runner, which holds the tenant's lock, has changed the history since it
 was read. (A mark written in each migration's own transaction had to count
 the history again for that: it cost more than the record.) Tenant creation
-marks in its own transaction, counting.
+marks in its own transaction, counting. So does migrate-tenant, once its one
+tenant's run is over (its records, not a runner's, moved the version).
 
 Disabling the trigger around a change and enabling it again after,
 replacing its function, or setting `tenant_history.runner` by hand hides a

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import suppress
 
 import psycopg
 
 from ..database.lock_retry import LockRetryPolicy
 from ..database.postgresql import PostgresSession
-from ..database.session import Session
+from ..database.session import MissingTable, Session
 from ..errors import Remedy, ServiceError, first_line
 from ..log_context import log_context
 from ..migrator.applying import ms_since
@@ -30,7 +31,7 @@ from ..migrator.runner import (
     rollback_migrations,
 )
 from ..migrator.sources import MigrationSource
-from . import registry
+from . import history_marks, registry
 from .results import TenantResult
 from .schemas import UnknownTenantError, postgres_only, tenant_search_path, validate_tenant_id
 
@@ -46,12 +47,23 @@ def run_tenant_migrations(
     lock_retry: LockRetryPolicy = DEFAULT_LOCK_RETRY,
     on_drift: DriftPolicy = "warn",
 ) -> TenantResult:
-    """Migrate one registered tenant; a migration failure is returned, not raised."""
+    """Migrate one registered tenant; a migration failure is returned, not raised.
+    A tenant migrated or found up to date is marked so (history_marks), as
+    tenant-create and migrate-all mark theirs: the next run over every
+    tenant does not read its history."""
     shared = registered(session, tenant_id)
+    source = default_source(source)
+    # Looked up before entering the tenant's schema: the marks are the shared schema's.
+    marks = history_marks.existing(shared)
     with log_context(tenant=tenant_id), tenant_search_path(shared, tenant_id):
-        result = migrate_in_schema(
-            shared, tenant_id, default_source(source), lock_timeout, lock_retry, on_drift
-        )
+        result = migrate_in_schema(shared, tenant_id, source, lock_timeout, lock_retry, on_drift)
+        if marks is not None and not result.failed:
+            # This command's records moved the mark's version (it is not the
+            # runner of history_marks): the mark is made again from the
+            # history and version as they are now, in one snapshot. A schema
+            # without a bookkeeping table (no migration ever ran) has none to mark.
+            with suppress(MissingTable), shared.transaction():
+                history_marks.mark_in_transaction(shared, marks, source.migration_ids())
     registry.record_outcomes(shared, [result])
     return result
 

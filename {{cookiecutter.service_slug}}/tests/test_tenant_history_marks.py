@@ -33,6 +33,8 @@ Create = Callable[..., list[str]]
 IDS = ("0001_create_notes",)
 # The record of later_source's second migration, as a worker writes it.
 RECORD = "'0002_create_tags', '', 2, 0"
+# The first migration of every source here (name, forward SQL).
+FIRST = ("0001_create_notes", "CREATE TABLE IF NOT EXISTS notes (id integer);")
 
 
 @pytest.fixture
@@ -46,17 +48,21 @@ def shared_target() -> Iterator[PostgresTarget]:
 def source(tmp_path: Path) -> MigrationSource:
     """One migration that can run again over its own work, so that a tenant
     whose history lost it by hand migrates again cleanly."""
-    write_migration(tmp_path, "0001_create_notes", "CREATE TABLE IF NOT EXISTS notes (id integer);")
+    write_migration(tmp_path, *FIRST)
     return MigrationSource(tmp_path)
 
 
 @pytest.fixture
 def later_source(tmp_path: Path) -> MigrationSource:
     """A later release: the same first migration and one more after it."""
-    directory = tmp_path / "later"
+    return source_in(tmp_path / "later", FIRST, ("0002_create_tags", "CREATE TABLE tags (id integer);"))
+
+
+def source_in(directory: Path, *migrations: tuple[str, str]) -> MigrationSource:
+    """A source of these migrations (name, forward SQL), in a new directory."""
     directory.mkdir()
-    write_migration(directory, "0001_create_notes", "CREATE TABLE IF NOT EXISTS notes (id integer);")
-    write_migration(directory, "0002_create_tags", "CREATE TABLE tags (id integer);")
+    for name, forward in migrations:
+        write_migration(directory, name, forward)
     return MigrationSource(directory)
 
 
@@ -328,14 +334,12 @@ def test_a_tenant_migrated_on_its_own_is_marked_unless_its_run_failed(
     # A change by hand moves the version: that mark no longer counts.
     other.execute(f"UPDATE {table(touched)} SET checksum = checksum")
     assert unmarked(shared, marks, [touched]) == {touched}
-    broken = tmp_path / "broken"
-    broken.mkdir()
-    write_migration(broken, "0001_create_notes", "CREATE TABLE IF NOT EXISTS notes (id integer);")
-    write_migration(broken, "0002_create_tags", "CREATE TABLE tags (id no_such_type);")
+    failing_tags = ("0002_create_tags", "CREATE TABLE tags (id no_such_type);")
+    broken = source_in(tmp_path / "broken", FIRST, failing_tags)
 
     assert run_tenant_migrations(shared, migrated, later_source).outcome == "applied"
     assert run_tenant_migrations(shared, touched, source).outcome == "up to date"
-    assert run_tenant_migrations(shared, failing, MigrationSource(broken)).failed
+    assert run_tenant_migrations(shared, failing, broken).failed
 
     assert unmarked(shared, marks, [migrated], later) == set()
     assert look_reading_nothing(shared, other, marks, [migrated], later) == set()
@@ -356,11 +360,8 @@ def test_a_tenant_run_on_its_own_without_a_bookkeeping_table_is_left_unmarked(
 ) -> None:
     [bare] = created("bare")
     other.execute(f"DROP TABLE {table(bare)}")
-    none = tmp_path / "none"
-    none.mkdir()
-
     # No migration to apply, so none creates the table: nothing to mark, no error.
-    assert run_tenant_migrations(shared, bare, MigrationSource(none)).outcome == "up to date"
+    assert run_tenant_migrations(shared, bare, source_in(tmp_path / "none")).outcome == "up to date"
     assert unmarked(shared, marks, [bare], []) == {bare}
 
 

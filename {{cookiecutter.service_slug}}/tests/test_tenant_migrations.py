@@ -857,6 +857,76 @@ def test_migrate_all_waits_for_a_tenant_another_process_holds_then_fails_it_alon
     assert [r.tenant_id for r in run_all_tenant_migrations(shared_target, source).migrated] == [busy]
 
 
+def test_finished_tenants_reach_the_progress_while_another_still_waits_for_its_lock(
+    shared_target: PostgresTarget,
+    shared: PostgresSession,
+    new_tenant_id: NewTenantId,
+    source: MigrationSource,
+) -> None:
+    """Results come back as they finish (within RESULTS_EVERY), not once the
+    whole page is done: here only the progress callback that has seen the
+    two others lets the held tenant go, long before its lock timeout."""
+    tenants = created_then_behind(shared, new_tenant_id, source, "a", "b", "c")
+    busy, others = tenants[1], {tenants[0], tenants[2]}
+    seen: list[str] = []
+    holder = open_postgres_session(shared_target)
+    try:
+        holder.execute(f'SET search_path TO "tenant_{busy}"')
+        with holder.migration_lock(timeout=5):
+
+            def progress(result: TenantResult) -> None:
+                seen.append(result.tenant_id)
+                if others <= set(seen):
+                    holder.close()  # its lock goes with its connection
+
+            report = run_all_tenant_migrations(
+                shared_target, source, concurrency=2, lock_timeout=120, on_result=progress
+            )
+    finally:
+        holder.close()
+
+    assert report.ok, report.failed
+    assert set(seen[:2]) == others and seen[2:] == [busy]
+    assert history(shared, busy) == [(FIRST, 1), (NICKNAME, 2)]
+
+
+def test_an_unexpected_error_in_a_worker_reaches_the_caller_and_leaves_no_worker_behind(
+    shared_target: PostgresTarget,
+    shared: PostgresSession,
+    new_tenant_id: NewTenantId,
+    source: MigrationSource,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug (not a database or service error, which fail the tenant alone)
+    is raised to the caller, as a thread pool's future raised it; the workers
+    stop and close their connections, so the tenants are free again."""
+    tenants = created_then_behind(shared, new_tenant_id, source, "a", "b")
+
+    def a_bug(*_: object) -> TenantResult:
+        raise RuntimeError("a bug in the runner")
+
+    monkeypatch.setattr(tenant_runner, "migrate_in_schema", a_bug)
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            run_all_tenant_migrations(shared_target, source, concurrency=2)
+        except BaseException as error:  # noqa: BLE001 - checked below
+            raised.append(error)
+
+    # In a thread of its own: a run that never returned would fail the test, not hang it.
+    caller = threading.Thread(target=run, daemon=True)
+    caller.start()
+    caller.join(timeout=120)
+
+    assert not caller.is_alive(), "the run did not return"
+    assert [str(error) for error in raised] == ["a bug in the runner"]
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("tenant-migrate")]
+    monkeypatch.undo()
+    again = run_all_tenant_migrations(shared_target, source, concurrency=2, lock_timeout=5)
+    assert sorted(r.tenant_id for r in again.migrated) == sorted(tenants)
+
+
 def test_a_tenant_whose_table_stays_locked_fails_with_its_blocker_and_the_others_migrate(
     shared_target: PostgresTarget,
     shared: PostgresSession,

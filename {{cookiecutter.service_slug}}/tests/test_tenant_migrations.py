@@ -863,9 +863,9 @@ def test_finished_tenants_reach_the_progress_while_another_still_waits_for_its_l
     new_tenant_id: NewTenantId,
     source: MigrationSource,
 ) -> None:
-    """Results come back as they finish (within RESULTS_EVERY), not once the
-    whole page is done: here only the progress callback that has seen the
-    two others lets the held tenant go, long before its lock timeout."""
+    """Results reach the progress as the tenants finish, not once the whole
+    page is done: here only the progress callback that has seen the two
+    others lets the held tenant go, long before its lock timeout."""
     tenants = created_then_behind(shared, new_tenant_id, source, "a", "b", "c")
     busy, others = tenants[1], {tenants[0], tenants[2]}
     seen: list[str] = []
@@ -897,9 +897,9 @@ def test_an_unexpected_error_in_a_worker_reaches_the_caller_and_leaves_no_worker
     source: MigrationSource,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A bug (not a database or service error, which fail the tenant alone)
-    is raised to the caller, as a thread pool's future raised it; the workers
-    stop and close their connections, so the tenants are free again."""
+    """A bug (not a database or service error, which fails the tenant alone)
+    is raised to the caller instead of leaving the run waiting for a result;
+    the workers stop and close their connections, so the tenants are free again."""
     tenants = created_then_behind(shared, new_tenant_id, source, "a", "b")
 
     def a_bug(*_: object) -> TenantResult:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, as_completed
 from contextlib import contextmanager
 from fractions import Fraction
 from typing import Final
@@ -117,10 +118,6 @@ def run_all_tenant_migrations(
 
         def open_worker_session() -> PostgresSession:
             session = open_postgres_session(target)
-            # A worker's statements differ from tenant to tenant (or go as
-            # one query of many), so none would be prepared on the server:
-            # psycopg's bookkeeping of how often each ran is skipped.
-            session.connection.prepare_threshold = None
             if marks is not None:
                 history_marks.as_runner(session, local=False)
             return session
@@ -159,6 +156,7 @@ def _migrate_page_by_page(
         return tenants_with_pending(session, tenant_ids, migration_ids, marks)
 
     lookout = Lookout()
+    in_flight: set[Future[TenantResult]] = set()
     looking: tuple[Sequence[str], Callable[[], set[str]]] | None = None
     for page in registry.pages(shared):
         if lookout.worth_looking():
@@ -167,10 +165,12 @@ def _migrate_page_by_page(
             found = lookout.all_of(page)
         previous, looking = looking, (page, found)
         if previous is not None:
-            _hand_out(shared, workers, *previous, finished, record, concurrency, lookout)
+            in_flight = _hand_out(
+                shared, workers, *previous, in_flight, finished, record, concurrency, lookout
+            )
     if looking is not None:
-        _hand_out(shared, workers, *looking, finished, record, concurrency, lookout)
-    _collect(shared, workers, finished, record, lookout, keep=0)
+        in_flight = _hand_out(shared, workers, *looking, in_flight, finished, record, concurrency, lookout)
+    _collect(shared, in_flight, finished, record, lookout, keep=0)
 
 
 class Lookout:
@@ -231,39 +231,46 @@ def _hand_out(
     workers: Workers,
     page: Sequence[str],
     found: Callable[[], set[str]],
+    in_flight: set[Future[TenantResult]],
     finished: Callable[[TenantResult], None],
     record: Recorder,
     concurrency: int,
     lookout: Lookout,
-) -> None:
+) -> set[Future[TenantResult]]:
     """The page's tenants with pending migrations to the workers; the others are up to date."""
     pending = found()
     for tenant_id in page:
         if tenant_id in pending:
-            workers.submit(tenant_id)
+            in_flight.add(workers.submit(tenant_id))
         else:
             finished(TenantResult(tenant_id, "up to date"))
-    _collect(shared, workers, finished, record, lookout, keep=concurrency)
+    return _collect(shared, in_flight, finished, record, lookout, keep=concurrency)
 
 
 def _collect(
     shared: PostgresSession,
-    workers: Workers,
+    in_flight: set[Future[TenantResult]],
     finished: Callable[[TenantResult], None],
     record: Recorder,
     lookout: Lookout,
     *,
     keep: int,
-) -> None:
+) -> set[Future[TenantResult]]:
     """Wait until at most `keep` runs are in flight; record the finished ones
     (in the registry, and their marks), a statement for all of them."""
     attempted: list[TenantResult] = []
-    for batch in workers.results(keep):
-        for result in batch:
-            lookout.migrated(result)
-            finished(result)
-        attempted += batch
+    if len(in_flight) > keep:
+        # as_completed watches every run once; wait() in a loop would look
+        # at all of a page's hundreds of runs again after each one finished.
+        for future in as_completed(in_flight):
+            in_flight.remove(future)
+            attempted.append(future.result())
+            lookout.migrated(attempted[-1])
+            finished(attempted[-1])
+            if len(in_flight) <= keep:
+                break
     record(shared, attempted)
+    return in_flight
 
 
 def accept_change_in_all_tenants(

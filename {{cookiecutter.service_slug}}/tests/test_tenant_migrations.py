@@ -90,13 +90,14 @@ def created_then_behind(
 
 
 @contextmanager
-def lock_held_elsewhere(target: PostgresTarget, tenant_id: str) -> Iterator[None]:
-    """The tenant's migration lock, held by another session for the block."""
+def lock_held_elsewhere(target: PostgresTarget, tenant_id: str) -> Iterator[PostgresSession]:
+    """The tenant's migration lock, held by another session for the block
+    (or until that session, which it yields, is closed)."""
     holder = open_postgres_session(target)
     try:
         holder.execute(f'SET search_path TO "tenant_{tenant_id}"')
         with holder.migration_lock(timeout=5):
-            yield
+            yield holder
     finally:
         holder.close()
 
@@ -869,21 +870,16 @@ def test_finished_tenants_reach_the_progress_while_another_still_waits_for_its_l
     tenants = created_then_behind(shared, new_tenant_id, source, "a", "b", "c")
     busy, others = tenants[1], {tenants[0], tenants[2]}
     seen: list[str] = []
-    holder = open_postgres_session(shared_target)
-    try:
-        holder.execute(f'SET search_path TO "tenant_{busy}"')
-        with holder.migration_lock(timeout=5):
+    with lock_held_elsewhere(shared_target, busy) as holder:
 
-            def progress(result: TenantResult) -> None:
-                seen.append(result.tenant_id)
-                if others <= set(seen):
-                    holder.close()  # its lock goes with its connection
+        def progress(result: TenantResult) -> None:
+            seen.append(result.tenant_id)
+            if others <= set(seen):
+                holder.close()  # its lock goes with its connection
 
-            report = run_all_tenant_migrations(
-                shared_target, source, concurrency=2, lock_timeout=120, on_result=progress
-            )
-    finally:
-        holder.close()
+        report = run_all_tenant_migrations(
+            shared_target, source, concurrency=2, lock_timeout=120, on_result=progress
+        )
 
     assert report.ok, report.failed
     assert set(seen[:2]) == others and seen[2:] == [busy]
